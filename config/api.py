@@ -1,0 +1,44 @@
+"""Conventions shared by every REST endpoint (../shared/API.md, "Conventions")."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class Pagination(PageNumberPagination):
+    """``{"count", "next", "previous", "results"}``; ``?page_size=`` up to the configured maximum.
+
+    A ``page_size`` that is not a whole number between 1 and the maximum is a 400, not a silent
+    clamp: an integration asking for 5,000 rows should learn that it gets 500.
+    """
+
+    page_size_query_param = "page_size"
+
+    @property
+    def max_page_size(self):
+        return settings.API_MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError({"page_size": ["A whole number is required."]}) from None
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
+            )
+        return size
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus Django model validation errors turned into 400s with field names."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,7 @@
+"""REST API v1 routes (../shared/API.md)."""
+
+from rest_framework.routers import DefaultRouter
+
+router = DefaultRouter(trailing_slash=True)
+
+urlpatterns = router.urls

@@ -1,0 +1,94 @@
+"""Read-side queries of the funnel, with their joins built in so that lists never run N+1."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from funnel.models import Company, Contact, Stage, StageTransition
+
+# The orderings the contact list offers (UI and API): public name → ORDER BY. Anything else is refused.
+CONTACT_ORDERINGS = {
+    "-score": ("-score", "-id"),
+    "score": ("score", "id"),
+    "-created_at": ("-created_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "last_name": ("last_name", "first_name", "id"),
+}
+DEFAULT_CONTACT_ORDERING = "-created_at"
+# A search term matches at most this many companies by name; the contacts of those are included.
+# Bounding it keeps "search" an index lookup even for a term like "gmbh" that matches thousands.
+SEARCH_COMPANY_LIMIT = 200
+
+
+def stage_list() -> QuerySet[Stage]:
+    return Stage.objects.order_by("position")
+
+
+def stage_list_with_counts() -> list[Stage]:
+    """Stages in order, each with ``contact_count`` and ``share`` (0–1 of all contacts)."""
+    stages = list(Stage.objects.order_by("position").annotate(contact_count=Count("contacts")))
+    total = sum(s.contact_count for s in stages)
+    for stage in stages:
+        stage.share = stage.contact_count / total if total else 0.0
+    return stages
+
+
+def contact_queryset() -> QuerySet[Contact]:
+    return Contact.objects.select_related("stage", "company", "owner").prefetch_related("tags")
+
+
+def contact_search_q(text: str) -> Q:
+    """Name, email or company name contains ``text`` (case-insensitive)."""
+    text = text.strip()
+    q = Q(email__icontains=text) | Q(first_name__icontains=text) | Q(last_name__icontains=text)
+    parts = text.split()
+    if len(parts) >= 2:
+        # "Anna Schmidt" finds first name Anna and last name Schmidt.
+        q |= Q(first_name__icontains=parts[0], last_name__icontains=" ".join(parts[1:]))
+    company_ids = list(
+        Company.objects.filter(name__icontains=text).values_list("id", flat=True)[:SEARCH_COMPANY_LIMIT]
+    )
+    if company_ids:
+        q |= Q(company_id__in=company_ids)
+    return q
+
+
+def contact_list(
+    *,
+    search: str = "",
+    stage: Stage | None = None,
+    owner_id: int | None = None,
+    tag: str = "",
+    score_min: int | None = None,
+    ordering: str = DEFAULT_CONTACT_ORDERING,
+) -> QuerySet[Contact]:
+    """Filtered and ordered contacts; every argument is already validated by the caller."""
+    qs = contact_queryset()
+    if stage is not None:
+        qs = qs.filter(stage_id=stage.pk)
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    if tag:
+        qs = qs.filter(tags__name__iexact=tag)
+    if score_min is not None:
+        qs = qs.filter(score__gte=score_min)
+    if search.strip():
+        qs = qs.filter(contact_search_q(search))
+    return qs.order_by(*CONTACT_ORDERINGS.get(ordering, CONTACT_ORDERINGS[DEFAULT_CONTACT_ORDERING]))
+
+
+def contact_transitions(*, contact: Contact) -> QuerySet[StageTransition]:
+    return (
+        StageTransition.objects.filter(contact=contact)
+        .select_related("from_stage", "to_stage", "by")
+        .order_by("at", "id")
+    )
+
+
+def company_list(*, search: str = "", industry: str = "") -> QuerySet[Company]:
+    qs = Company.objects.annotate(contact_count=Count("contacts"))
+    if search.strip():
+        qs = qs.filter(Q(name__icontains=search.strip()) | Q(domain__icontains=search.strip()))
+    if industry:
+        qs = qs.filter(industry__iexact=industry)
+    return qs.order_by("name", "id")

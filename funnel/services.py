@@ -1,0 +1,180 @@
+"""Write-side logic of the funnel. Views, the API, the admin, commands and (later) rules call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from funnel.models import Company, Contact, Stage, StageTransition, Tag
+from funnel.signals import contact_stage_changed
+
+CONTACT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "company",
+    "owner",
+    "consent_email",
+    "properties",
+)
+
+
+def _announce(transition: StageTransition) -> None:
+    contact_stage_changed.send(
+        sender=Contact,
+        contact_id=transition.contact_id,
+        transition_id=transition.pk,
+        from_stage=transition.from_stage.key if transition.from_stage else None,
+        to_stage=transition.to_stage.key,
+        by_id=transition.by_id,
+        rule=transition.rule,
+    )
+
+
+def _record_transition(*, contact, from_stage, to_stage, by, rule, reason, at=None) -> StageTransition:
+    transition = StageTransition.objects.create(
+        contact=contact,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        by=by,
+        rule=rule,
+        reason=reason,
+        at=at or timezone.now(),
+    )
+    transaction.on_commit(partial(_announce, transition))
+    return transition
+
+
+@transaction.atomic
+def contact_move_stage(
+    *, contact: Contact, stage: Stage, by=None, rule: str = "", reason: str = ""
+) -> StageTransition | None:
+    """Move a contact to ``stage`` and record why; the one way a stage ever changes.
+
+    The contact row is locked so that two concurrent moves are serialised and each transition's
+    ``from_stage`` is the stage the contact really left. Moving to the current stage records
+    nothing and returns None. ``by`` is the user; ``rule`` names an automatic rule instead.
+    """
+    locked = Contact.objects.select_for_update().only("id", "stage").get(pk=contact.pk)
+    if locked.stage_id == stage.pk:
+        contact.stage = stage
+        return None
+    from_stage = Stage.objects.get(pk=locked.stage_id)
+    now = timezone.now()
+    Contact.objects.filter(pk=contact.pk).update(stage=stage, updated_at=now)
+    contact.stage = stage
+    contact.updated_at = now
+    return _record_transition(
+        contact=contact, from_stage=from_stage, to_stage=stage, by=by, rule=rule, reason=reason, at=now
+    )
+
+
+def default_stage() -> Stage:
+    return Stage.objects.order_by("position").first()
+
+
+@transaction.atomic
+def contact_create(
+    *, by=None, stage: Stage | None = None, tags: Iterable[str] | None = None, reason: str = "", **fields
+) -> Contact:
+    """Create a contact in ``stage`` (default: the first stage) and record its entry into the funnel."""
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown contact fields: {sorted(unknown)}")
+    stage = stage or default_stage()
+    contact = Contact(stage=stage, **fields)
+    contact.full_clean(exclude=["tags"], validate_unique=False, validate_constraints=False)
+    contact.save()
+    if tags is not None:
+        contact_set_tags(contact=contact, tags=tags)
+    _record_transition(
+        contact=contact, from_stage=None, to_stage=stage, by=by, rule="", reason=reason, at=contact.created_at
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, contact: Contact, by=None, stage: Stage | None = None, tags: Iterable[str] | None = None,
+    reason: str = "", **fields
+) -> Contact:
+    """Change a contact's fields; a changed ``stage`` goes through :func:`contact_move_stage`."""
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown contact fields: {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    if fields:
+        contact.full_clean(exclude=["tags", "stage"], validate_unique=False, validate_constraints=False)
+        contact.save(update_fields=[*fields, "updated_at"])
+    if tags is not None:
+        contact_set_tags(contact=contact, tags=tags)
+    if stage is not None:
+        contact_move_stage(contact=contact, stage=stage, by=by, reason=reason)
+    return contact
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Trimmed, de-duplicated (case-insensitively), in the order given."""
+    seen: dict[str, str] = {}
+    for raw in tags:
+        name = str(raw).strip()
+        if name and name.lower() not in seen:
+            seen[name.lower()] = name
+    return list(seen.values())
+
+
+def contact_set_tags(*, contact: Contact, tags: Iterable[str]) -> None:
+    """Replace the contact's tags; names match existing tags case-insensitively."""
+    names = normalise_tags(tags)
+    if not names:
+        contact.tags.clear()
+        return
+    matches = Q()
+    for name in names:
+        matches |= Q(name__iexact=name)
+    existing = {t.name.lower(): t for t in Tag.objects.filter(matches)}
+    missing = [n for n in names if n.lower() not in existing]
+    if missing:
+        Tag.objects.bulk_create([Tag(name=n) for n in missing], ignore_conflicts=True)
+        existing = {t.name.lower(): t for t in Tag.objects.filter(matches)}
+    contact.tags.set([existing[n.lower()] for n in names])
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    contact.delete()
+
+
+def company_create(**fields) -> Company:
+    company = Company(**fields)
+    company.full_clean()
+    company.save()
+    return company
+
+
+def company_update(*, company: Company, **fields) -> Company:
+    for name, value in fields.items():
+        setattr(company, name, value)
+    company.full_clean()
+    company.save()
+    return company
+
+
+def stage_update_texts(*, stage: Stage, **texts) -> Stage:
+    """Change a stage's name or any of its five text columns."""
+    allowed = {"name", "buying_process", "task", "expected_response", "metric", "discovery"}
+    unknown = set(texts) - allowed
+    if unknown:
+        raise TypeError(f"Not editable: {sorted(unknown)}")
+    for name, value in texts.items():
+        setattr(stage, name, value)
+    stage.full_clean(validate_unique=False)
+    stage.save(update_fields=[*texts, "updated_at"])
+    return stage
