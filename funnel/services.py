@@ -93,10 +93,16 @@ def contact_create(
     contact.save()
     if tags is not None:
         contact_set_tags(contact=contact, tags=tags)
-    _record_transition(
-        contact=contact, from_stage=None, to_stage=stage, by=by, rule="", reason=reason, at=contact.created_at
-    )
+    record_entry(contact=contact, by=by, reason=reason)
     return contact
+
+
+def record_entry(*, contact: Contact, by=None, rule: str = "", reason: str = "") -> StageTransition:
+    """Record a new contact's entry into the funnel: the first transition, from no stage."""
+    return _record_transition(
+        contact=contact, from_stage=None, to_stage=contact.stage, by=by, rule=rule, reason=reason,
+        at=contact.created_at,
+    )
 
 
 @transaction.atomic
