@@ -134,7 +134,13 @@ class Contact(models.Model):
         super().clean()
         self.email = (self.email or "").strip() or None
         if self.email:
-            clash = Contact.objects.filter(email__iexact=self.email).exclude(pk=self.pk)
+            # Compare exactly as the unique constraint does (LOWER in the database), not with
+            # iexact, whose UPPER folds some Unicode characters differently.
+            clash = (
+                Contact.objects.alias(email_lower=Lower("email"))
+                .filter(email_lower=Lower(models.Value(self.email)))
+                .exclude(pk=self.pk)
+            )
             if clash.exists():
                 raise ValidationError({"email": _("A contact with this email address already exists.")})
 

@@ -85,10 +85,34 @@ def contact_transitions(*, contact: Contact) -> QuerySet[StageTransition]:
     )
 
 
-def company_list(*, search: str = "", industry: str = "") -> QuerySet[Company]:
-    qs = Company.objects.annotate(contact_count=Count("contacts"))
+def company_list(
+    *, search: str = "", industry: str = "", with_contact_counts: bool = True
+) -> QuerySet[Company]:
+    """Companies by name. ``with_contact_counts=False`` skips the ``contact_count`` annotation, which
+    groups the whole contacts table; a paginated list then counts for its page with
+    :func:`company_contact_counts`."""
+    qs = Company.objects.all()
+    if with_contact_counts:
+        qs = qs.annotate(contact_count=Count("contacts"))
     if search.strip():
         qs = qs.filter(Q(name__icontains=search.strip()) | Q(domain__icontains=search.strip()))
     if industry:
         qs = qs.filter(industry__iexact=industry)
     return qs.order_by("name", "id")
+
+
+def company_contact_counts(*, company_ids) -> dict[int, int]:
+    """Number of contacts per company, for just these companies (one grouped index lookup)."""
+    rows = (
+        Contact.objects.filter(company_id__in=list(company_ids))
+        .order_by()
+        .values("company_id")
+        .annotate(n=Count("id"))
+        .values_list("company_id", "n")
+    )
+    return dict(rows)
+
+
+def company_contacts(*, company: Company) -> QuerySet[Contact]:
+    """The company's contacts by name, with the list joins built in."""
+    return contact_queryset().filter(company_id=company.pk).order_by(*CONTACT_ORDERINGS["last_name"])

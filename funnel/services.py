@@ -173,6 +173,11 @@ def company_update(*, company: Company, **fields) -> Company:
     return company
 
 
+def company_delete(*, company: Company) -> None:
+    """Delete a company; its contacts stay, without a company (``on_delete=SET_NULL``)."""
+    company.delete()
+
+
 def stage_update_texts(*, stage: Stage, **texts) -> Stage:
     """Change a stage's name or any of its five text columns."""
     allowed = {"name", "buying_process", "task", "expected_response", "metric", "discovery"}
