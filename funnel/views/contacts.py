@@ -1,1 +1,339 @@
-urlpatterns: list = []
+"""Contact pages: the list (search, filters, sorting, pagination), the detail page with its stage-move
+control, and create / edit / delete.
+
+Each page is one template; its HTMX fragment is a partial that the full page includes, and the same
+view renders either (see :func:`render_page`). All writes go through ``funnel.services``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import roles
+from accounts.decorators import role_required
+from funnel import selectors, services
+from funnel.forms import CONTACT_ORDERING_LABELS, ContactForm, StageMoveForm, assignable_users
+from funnel.models import Contact, Stage, Tag
+
+PAGE_SIZE = 50
+# Counting a filtered list stops here: "more than 10,000" is as useful as the exact figure and keeps a
+# broad filter over a million contacts from scanning them all just to print a number.
+COUNT_CAP = 10_000
+MAX_PAGE = 1_000_000
+SEARCH_MAX_LENGTH = 200
+TAG_SUGGESTIONS = 200
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_GET
+def contact_list(request):
+    stages = list(selectors.stage_list())
+    owners = list(assignable_users())
+    filters = parse_contact_filters(request.GET, stages=stages, owners=owners)
+    contacts = selectors.contact_list(
+        search=filters.search,
+        stage=filters.stage,
+        owner_id=filters.owner.pk if filters.owner else None,
+        tag=filters.tag,
+        ordering=filters.ordering,
+    )
+    page = paginate(contacts, request.GET.get("page"))
+    context = {
+        "filters": filters,
+        "page": page,
+        "page_query": filters.query(),
+        "stages": stages,
+        "owners": owners,
+        "orderings": list(CONTACT_ORDERING_LABELS.items()),
+    }
+    if not wants_fragment(request):
+        context["tag_suggestions"] = list(
+            Tag.objects.order_by("name").values_list("name", flat=True)[:TAG_SUGGESTIONS]
+        )
+    return render_page(request, "funnel/contact_list.html", "funnel/_contact_results.html", context)
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_GET
+def contact_detail(request, pk: int):
+    contact = get_object_or_404(selectors.contact_queryset(), pk=pk)
+    return render(request, "funnel/contact_detail.html", detail_context(contact))
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_POST
+def contact_move(request, pk: int):
+    """Move the contact to another stage. HTMX gets the stage section back; a plain form post is
+    redirected to the detail page."""
+    contact = get_object_or_404(selectors.contact_queryset(), pk=pk)
+    form = StageMoveForm(request.POST)
+    if not form.is_valid():
+        context = detail_context(contact, move_form=form)
+        if wants_fragment(request):
+            # 200, because HTMX does not swap error responses and the errors must be shown.
+            return render(request, "funnel/_contact_stage.html", context)
+        return render(request, "funnel/contact_detail.html", context, status=400)
+
+    old_stage = contact.stage
+    new_stage = form.cleaned_data["stage"]
+    transition = services.contact_move_stage(
+        contact=contact, stage=new_stage, by=request.user, reason=form.cleaned_data["reason"]
+    )
+    if transition is None:
+        level = messages.INFO
+        text = _("Already in this stage (%(stage)s); nothing was recorded.") % {"stage": new_stage.name}
+    else:
+        level = messages.SUCCESS
+        text = _("Moved from %(old)s to %(new)s.") % {"old": old_stage.name, "new": new_stage.name}
+    if not wants_fragment(request):
+        messages.add_message(request, level, text)
+        return redirect("funnel:contact-detail", pk=contact.pk)
+    context = detail_context(contact, move_message=text, move_moved=transition is not None)
+    return render(request, "funnel/_contact_stage.html", context)
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_create(request):
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        contact = _save(form, lambda data: services.contact_create(by=request.user, **data))
+        if contact is not None:
+            messages.success(request, _("Contact “%(name)s” created.") % {"name": contact})
+            return redirect("funnel:contact-detail", pk=contact.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "funnel/contact_form.html", {"form": form, "contact": None}, status=status)
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_edit(request, pk: int):
+    contact = get_object_or_404(selectors.contact_queryset(), pk=pk)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        saved = _save(form, lambda data: services.contact_update(contact=contact, by=request.user, **data))
+        if saved is not None:
+            messages.success(request, _("Contact “%(name)s” saved.") % {"name": saved})
+            return redirect("funnel:contact-detail", pk=contact.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "funnel/contact_form.html", {"form": form, "contact": contact}, status=status)
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_delete(request, pk: int):
+    """GET asks for confirmation; only the POST of the confirmation form deletes."""
+    contact = get_object_or_404(Contact.objects.select_related("company", "stage"), pk=pk)
+    if request.method == "POST":
+        name = str(contact)
+        services.contact_delete(contact=contact)
+        messages.success(request, _("Contact “%(name)s” deleted.") % {"name": name})
+        return redirect("funnel:contact-list")
+    return render(request, "funnel/contact_confirm_delete.html", {"contact": contact})
+
+
+urlpatterns = [
+    path("contacts/", contact_list, name="contact-list"),
+    path("contacts/new/", contact_create, name="contact-create"),
+    path("contacts/<int:pk>/", contact_detail, name="contact-detail"),
+    path("contacts/<int:pk>/edit/", contact_edit, name="contact-edit"),
+    path("contacts/<int:pk>/delete/", contact_delete, name="contact-delete"),
+    path("contacts/<int:pk>/move/", contact_move, name="contact-move"),
+]
+
+
+# --- Rendering -----------------------------------------------------------------------------------
+
+
+def wants_fragment(request) -> bool:
+    """True for HTMX requests that swap part of a page. A history restore (HTMX's cache missed after
+    "back") and a boosted link need the full page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page(request, template: str, fragment: str, context: dict, status: int = 200):
+    """The full page, or for HTMX only the fragment it includes. The URL is the same, so caches must
+    keep the two apart (Vary)."""
+    response = render(request, fragment if wants_fragment(request) else template, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def detail_context(contact: Contact, **extra) -> dict:
+    context = {
+        "contact": contact,
+        "properties": [
+            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in sorted((contact.properties or {}).items())
+        ],
+        # Newest first: the latest move is what people look for.
+        "transitions": list(selectors.contact_transitions(contact=contact).reverse()),
+        "move_form": StageMoveForm(initial={"stage": contact.stage.key}),
+    }
+    context.update(extra)
+    return context
+
+
+def _save(form, write):
+    """Call the service with the form's data; errors it still finds (a race on the unique email)
+    land on the form. Returns the contact, or None when the form now has errors."""
+    try:
+        return write(form.service_kwargs())
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+        for name, messages_ in errors.items():
+            form.add_error(name if name in form.fields else None, messages_)
+    except IntegrityError:
+        form.add_error("email", _("A contact with this email address already exists."))
+    return None
+
+
+# --- List filters --------------------------------------------------------------------------------
+
+
+@dataclass
+class ContactFilters:
+    """The list's parameters after validation: anything unknown is dropped and explained in ``notes``."""
+
+    search: str = ""
+    stage: Stage | None = None
+    owner: object | None = None
+    tag: str = ""
+    ordering: str = selectors.DEFAULT_CONTACT_ORDERING
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the list (ordering does not)."""
+        return bool(self.search or self.stage or self.owner or self.tag)
+
+    def query(self) -> QueryDict:
+        """The valid parameters only, for page links."""
+        query = QueryDict(mutable=True)
+        if self.search:
+            query["search"] = self.search
+        if self.stage:
+            query["stage"] = self.stage.key
+        if self.owner:
+            query["owner"] = str(self.owner.pk)
+        if self.tag:
+            query["tag"] = self.tag
+        if self.ordering != selectors.DEFAULT_CONTACT_ORDERING:
+            query["ordering"] = self.ordering
+        return query
+
+
+def parse_contact_filters(params, *, stages: list[Stage], owners: list) -> ContactFilters:
+    filters = ContactFilters()
+    filters.search = params.get("search", "").strip()[:SEARCH_MAX_LENGTH]
+    filters.tag = params.get("tag", "").strip()[: Tag._meta.get_field("name").max_length]
+
+    stage_key = params.get("stage", "").strip()
+    if stage_key:
+        filters.stage = next((s for s in stages if s.key == stage_key), None)
+        if filters.stage is None:
+            note = _("Unknown stage “%(value)s” ignored: showing all stages.")
+            filters.notes.append(note % {"value": stage_key})
+
+    owner_id = params.get("owner", "").strip()
+    if owner_id:
+        filters.owner = next((u for u in owners if str(u.pk) == owner_id), None)
+        if filters.owner is None:
+            note = _("Unknown owner “%(value)s” ignored: showing all owners.")
+            filters.notes.append(note % {"value": owner_id})
+
+    ordering = params.get("ordering", "").strip()
+    if ordering:
+        if ordering in selectors.CONTACT_ORDERINGS:
+            filters.ordering = ordering
+        else:
+            filters.notes.append(
+                _("Unknown sort order “%(value)s” ignored: showing newest first.") % {"value": ordering}
+            )
+    return filters
+
+
+# --- Pagination ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    items: list
+    number: int
+    page_size: int
+    has_next: bool
+    total: int | None  # None: more than COUNT_CAP
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def num_pages(self) -> int | None:
+        if self.total is None:
+            return None
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.page_size + 1 if self.items else 0
+
+    @property
+    def end_index(self) -> int:
+        return (self.number - 1) * self.page_size + len(self.items)
+
+    @property
+    def count_cap(self) -> int:
+        return COUNT_CAP
+
+
+def paginate(queryset, page_param, *, page_size: int | None = None) -> Page:
+    """One page of ``queryset`` by OFFSET, fetching one row more to know whether a next page exists.
+
+    The total is counted only when it is not evident from the rows fetched, and then only up to
+    COUNT_CAP, so that the page costs at most one bounded COUNT besides the rows themselves.
+    """
+    page_size = page_size or PAGE_SIZE
+    number = _page_number(page_param)
+    offset = (number - 1) * page_size
+    rows = list(queryset[offset : offset + page_size + 1])
+    has_next = len(rows) > page_size
+    items = rows[:page_size]
+    if not has_next and (items or number == 1):
+        total = offset + len(items)
+    else:
+        counted = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
+        total = counted if counted <= COUNT_CAP else None
+    return Page(items=items, number=number, page_size=page_size, has_next=has_next, total=total)
+
+
+def _page_number(value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), MAX_PAGE)
