@@ -1,0 +1,127 @@
+"""End-to-end: a marketing user logs in and edits a funnel cell in a real (headless) Chromium."""
+
+import os
+import shutil
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread, so Django thinks it is in async code and
+# refuses ORM calls; this is the documented opt-out for exactly this situation (tests only).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+from tests.factories import UserFactory, stage  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# live_server needs real commits (transactional_db). Those tests end with a flush that would also
+# remove the stages and role groups the data migrations created; serialized_rollback restores them.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture
+def browser_page():
+    if not shutil.which(CHROMIUM):
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        print(f"browser test: {reason}")
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; browser tests must run in CI")
+        pytest.skip(reason)
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(10_000)
+            yield page
+        finally:
+            browser.close()
+            # While Playwright's loop runs, Django keeps its connections in a context variable, apart
+            # from the thread's usual ones; close them here, or PostgreSQL cannot drop the test database.
+            connections.close_all()
+
+
+def log_in(page, base_url, username):
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_marketing_edits_a_cell_inline(live_server, browser_page):
+    from playwright.sync_api import expect
+
+    UserFactory(username="mia", roles=["marketing"])
+    lead = stage("lead")
+    page = browser_page
+    log_in(page, live_server.url, "mia")
+
+    row = page.locator(f"#stage-{lead.pk}")
+    cell = row.locator("td[data-column=task]")
+    page.evaluate("window.stillTheSamePage = true")  # lost if a click navigated instead of swapping
+    cell.locator("a.cell-edit").click()
+    textarea = cell.locator("textarea[name=task]")
+    expect(textarea).to_be_visible()
+    expect(textarea).to_be_focused()
+
+    textarea.fill("Call within 24 hours <fast>")
+    cell.get_by_role("button", name="Save").click()
+    # Only the row was swapped: the textarea is gone, the text is shown, the page did not reload.
+    expect(cell.locator("textarea")).to_have_count(0)
+    expect(cell).to_contain_text("Call within 24 hours <fast>")
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert page.url == f"{live_server.url}/"
+
+    page.reload()
+    expect(page.locator(f"#stage-{lead.pk} td[data-column=task]")).to_contain_text(
+        "Call within 24 hours <fast>"
+    )
+    lead.refresh_from_db()
+    assert lead.task == "Call within 24 hours <fast>"
+
+
+def test_escape_cancels_and_errors_show_inline(live_server, browser_page):
+    from playwright.sync_api import expect
+
+    UserFactory(username="mia", roles=["marketing"])
+    lead = stage("lead")
+    page = browser_page
+    log_in(page, live_server.url, "mia")
+
+    name_cell = page.locator(f"#stage-{lead.pk} th")
+    name_cell.locator("a.cell-edit").click()
+    field = name_cell.locator("input[name=name]")
+    expect(field).to_be_focused()
+    field.fill("Something else")
+    field.press("Escape")
+    expect(name_cell.locator("input")).to_have_count(0)
+    expect(name_cell).to_contain_text("Lead")
+
+    name_cell.locator("a.cell-edit").click()
+    name_cell.locator("input[name=name]").fill("")
+    # `required` would stop the browser from sending it; the server must refuse it too.
+    name_cell.locator("input[name=name]").evaluate("el => el.removeAttribute('required')")
+    name_cell.get_by_role("button", name="Save").click()
+    expect(name_cell.locator(".errorlist")).to_contain_text("This field is required.")
+    lead.refresh_from_db()
+    assert lead.name == "Lead"
+
+    # A valid name replaces the row and, out of band, the drawing and legend above the table.
+    name_cell.locator("input[name=name]").fill("Interessent")
+    name_cell.get_by_role("button", name="Save").click()
+    expect(name_cell.locator("input")).to_have_count(0)
+    expect(name_cell).to_contain_text("Interessent")
+    expect(page.locator("#funnel-overview svg")).to_contain_text("Interessent")
+    expect(page.locator("#funnel-overview .stage-legend")).to_contain_text("Interessent")
+    expect(page.locator("#funnel-overview")).to_have_count(1)
+    expect(page.locator("table #funnel-overview")).to_have_count(0)
