@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
-from funnel.models import Company, Contact, Stage, StageTransition, Tag
+from funnel.models import Company, Contact, Stage, StageTransition, Tag, normalise_domain
 from funnel.selectors import CONTACT_ORDERINGS
 from funnel.services import normalise_tags
 
@@ -182,11 +182,7 @@ class CompanyForm(forms.ModelForm):
         help_texts = {"domain": _("e.g. example.com")}
 
     def clean_domain(self):
-        domain = self.cleaned_data.get("domain", "").strip().lower()
-        for prefix in ("https://", "http://"):
-            if domain.startswith(prefix):
-                domain = domain[len(prefix) :]
-        return domain.rstrip("/")
+        return normalise_domain(self.cleaned_data.get("domain", ""))
 
 
 class StageMoveForm(forms.Form):

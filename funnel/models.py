@@ -53,6 +53,19 @@ class Company(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        super().clean()
+        self.domain = normalise_domain(self.domain)
+
+
+def normalise_domain(value: str) -> str:
+    """``https://Example.com/`` → ``example.com``, so the UI and the API store a domain alike."""
+    domain = (value or "").strip().lower()
+    for prefix in ("https://", "http://"):
+        if domain.startswith(prefix):
+            domain = domain[len(prefix) :]
+    return domain.rstrip("/")
+
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=50)

@@ -256,3 +256,12 @@ def test_password_change_needs_login(client):
     response = client.get(reverse("password_change"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_outsider_gets_a_friendly_403_page_with_navigation(client_for, outsider):
+    response = client_for(outsider).get(reverse("funnel:table"))
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "has no role in Trichter" in body
+    assert reverse("logout") in body

@@ -226,8 +226,8 @@ def test_list_with_filters_and_a_second_page_adds_only_the_bounded_count(
 ):
     for _ in range(55):
         tagged(ContactFactory(company=CompanyFactory(name="Kupfer GmbH"), owner=sales_user), "x")
-    # + the company lookup of the search, + the bounded COUNT.
-    with django_assert_num_queries(LIST_QUERIES + 2):
+    # + the company lookup of the search, + the tag lookup, + the bounded COUNT.
+    with django_assert_num_queries(LIST_QUERIES + 3):
         client.get(LIST_URL, {"search": "kupfer", "stage": "suspect", "owner": sales_user.pk, "tag": "x"})
 
 
