@@ -202,3 +202,24 @@ class StageTransition(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("Stage transitions are append-only.")
         super().save(*args, **kwargs)
+
+
+class StageCountDelta(models.Model):
+    """Changes to the number of contacts per stage, summed to give the live counts.
+
+    Counting a million contacts per funnel page view costs ~100 ms; summing these rows costs ~1 ms.
+    Database triggers (migration 0004) write a row for every statement that inserts or deletes
+    contacts and for every stage change, whichever code path did it (services, admin, COPY). The
+    rows are append-only, so writers never wait on a shared counter row; a periodic task folds them
+    into one row per stage (:func:`funnel.services.stage_counts_compact`).
+    """
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    delta = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("stage count change")
+        verbose_name_plural = _("stage count changes")
+
+    def __str__(self):
+        return f"{self.stage_id}: {self.delta:+d}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
-from funnel.models import Company, Contact, Stage, StageTransition, Tag
+from funnel.models import Company, Contact, Stage, StageCountDelta, StageTransition, Tag
 
 # The orderings the contact list offers (UI and API): public name → ORDER BY. Anything else is refused.
 CONTACT_ORDERINGS = {
@@ -24,9 +24,18 @@ def stage_list() -> QuerySet[Stage]:
     return Stage.objects.order_by("position")
 
 
+def stage_contact_counts() -> dict[int, int]:
+    """Contacts per stage id, from the trigger-maintained deltas (exact, and ~1 ms at 1M contacts)."""
+    rows = StageCountDelta.objects.order_by().values_list("stage_id").annotate(n=Sum("delta"))
+    return {stage_id: n for stage_id, n in rows}
+
+
 def stage_list_with_counts() -> list[Stage]:
     """Stages in order, each with ``contact_count`` and ``share`` (0–1 of all contacts)."""
-    stages = list(Stage.objects.order_by("position").annotate(contact_count=Count("contacts")))
+    counts = stage_contact_counts()
+    stages = list(Stage.objects.order_by("position"))
+    for stage in stages:
+        stage.contact_count = counts.get(stage.pk, 0)
     total = sum(s.contact_count for s in stages)
     for stage in stages:
         stage.share = stage.contact_count / total if total else 0.0

@@ -8,7 +8,6 @@ import json
 from contextlib import contextmanager
 
 from django.db import IntegrityError
-from django.db.models import Count
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, serializers, viewsets
 from rest_framework.decorators import action
@@ -84,17 +83,24 @@ class StageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Upda
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self):
-        return selectors.stage_list().annotate(contact_count=Count("contacts"))
+        return selectors.stage_list()
+
+    def get_object(self):
+        stage = super().get_object()
+        stage.contact_count = selectors.stage_contact_counts().get(stage.pk, 0)
+        return stage
 
     def list(self, request, *args, **kwargs):
-        # The same selector as the funnel table: one query for all stages and their counts.
+        # The same selector as the funnel table: stages plus their live counts, two queries.
         page = self.paginate_queryset(selectors.stage_list_with_counts())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def perform_update(self, serializer):
+        count = serializer.instance.contact_count
         serializer.instance = services.stage_update_texts(
             stage=serializer.instance, **serializer.validated_data
         )
+        serializer.instance.contact_count = count
 
 
 # Companies ---------------------------------------------------------------------------------------

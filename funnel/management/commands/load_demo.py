@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
+
+from funnel import demo
+from funnel.models import Stage
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo data (an electronics design service: ~90 firms, ~450 persons with 18 months of "
+        "stage history) and demo users of each role. Idempotent: a second run creates nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--seed", type=int, default=demo.DEFAULT_SEED, help="Random seed (default: %(default)s)."
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off. The demo users have publicly known passwords: not in production.",
+        )
+
+    def handle(self, *args, seed, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "DEBUG is off, so this looks like production: load_demo creates users with publicly known "
+                "passwords. Set DEBUG=1, or pass --force if this really is a throwaway database."
+            )
+        result = demo.load_demo(seed=seed)
+        self.stdout.write(
+            f"Demo data: {result.companies_created} companies, {result.contacts_created} contacts and "
+            f"{result.transitions_created} stage transitions created"
+            + (" (everything was there already)." if not result.contacts_created else ".")
+        )
+        stages = Stage.objects.order_by("position").annotate(n=Count("contacts"))
+        self.stdout.write("Contacts by stage: " + ", ".join(f"{s.key} {s.n}" for s in stages))
+        self._print_logins()
+
+    def _print_logins(self) -> None:
+        """The login table. A password someone has changed since is not printed: it is not ours any more."""
+        names = [d.username for d in demo.DEMO_USERS]
+        users = {u.username: u for u in get_user_model().objects.filter(username__in=names)}
+        rows = [("username", "password", "role")]
+        for d in demo.DEMO_USERS:
+            user = users.get(d.username)
+            password = d.password if user and user.check_password(d.password) else "(changed, not shown)"
+            rows.append((d.username, password, d.role + (" + superuser" if d.superuser else "")))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        self.stdout.write("\nDemo logins (DEBUG/throwaway databases only):")
+        for n, row in enumerate(rows):
+            self.stdout.write("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if n == 0:
+                self.stdout.write("  " + "  ".join("-" * w for w in widths))
