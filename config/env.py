@@ -8,7 +8,9 @@ message that names the variable, instead of silently falling back to a default.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
+from collections.abc import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -58,12 +60,45 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
+    """One of a fixed set of words, compared case-insensitively and returned as given in ``choices``."""
+    allowed = {choice.lower(): choice for choice in choices}
+    value = env_str(name, default) or default
+    if value.lower() not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed.values())}.")
+    return allowed[value.lower()]
+
+
+def env_origins(name: str) -> list[str]:
+    """A comma-separated list of origins (``https://crm.example.com``), as CSRF_TRUSTED_ORIGINS needs."""
+    origins = env_list(name)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigError(f"{name} entry {origin!r} is not an origin: write it as https://host[:port].")
+    return origins
+
+
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate in Django REST framework's notation, e.g. ``60/min`` or ``1000/hour``."""
+    value = env_str(name, default) or default
+    if not _RATE.match(value):
+        raise ConfigError(f"{name}={value!r} is not a rate: write requests/period, e.g. 60/min or 1000/hour.")
+    return value
+
+
 def env_timezone(name: str, default: str = "UTC") -> str:
     value = env_str(name, default) or default
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a known time zone (e.g. 'Europe/Berlin', 'UTC').") from None
+    # A folder name such as "Europe" raises IsADirectoryError (an OSError), not ZoneInfoNotFoundError.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f"{name}={value!r} is not a known time zone (e.g. 'Europe/Berlin', 'UTC')."
+        ) from None
     return value
 
 
@@ -100,8 +135,11 @@ def env_database(name: str, *, default_sqlite_path: str) -> dict:
 
 def env_redis_url(name: str) -> str:
     raw = env_str(name)
+    # The message names only the scheme: the URL may carry a password.
     if raw and urlsplit(raw).scheme not in {"redis", "rediss", "unix"}:
-        raise ConfigError(f"{name}={raw!r} is not a Redis URL (redis://host:6379/0).")
+        raise ConfigError(
+            f"{name} has the scheme {urlsplit(raw).scheme!r}; it must be a Redis URL (redis://host:6379/0)."
+        )
     return raw
 
 

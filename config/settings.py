@@ -12,10 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from config.env import (
     ConfigError,
     env_bool,
+    env_choice,
     env_database,
     env_email,
     env_int,
     env_list,
+    env_origins,
+    env_rate,
     env_redis_url,
     env_str,
     env_timezone,
@@ -32,7 +35,7 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105 (DEBUG only)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,8 +168,8 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("API_THROTTLE_ANON", "60/min"),
-        "user": env_str("API_THROTTLE_USER", "1200/min"),
+        "anon": env_rate("API_THROTTLE_ANON", "60/min"),
+        "user": env_rate("API_THROTTLE_USER", "1200/min"),
     },
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "PAGE_SIZE": 50,
@@ -176,7 +179,9 @@ REST_FRAMEWORK = {
 API_MAX_PAGE_SIZE = 500
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trichter REST API",
-    "DESCRIPTION": "The public REST contract of Trichter, the funnel CRM. Auth: `Authorization: Token <key>`.",
+    "DESCRIPTION": (
+        "The public REST contract of Trichter, the funnel CRM. Auth: `Authorization: Token <key>`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -187,16 +192,19 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem transport (no server needed) whose
 # folder is shared by the web process and the worker. Every periodic task is listed here.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# "localhost" only silences kombu's "No hostname was supplied" warning; the folder is what counts.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
 if not REDIS_URL:
     _celery_dir = VAR_DIR / "celery"
     # The filesystem transport needs its folders before the first message is sent or read.
-    for _sub in ("queue", "processed"):
+    # "control" holds the exchange tables; kombu's default for it is a folder in the current directory.
+    for _sub in ("queue", "processed", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -216,5 +224,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    },
 }
