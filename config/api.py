@@ -21,6 +21,14 @@ class Pagination(PageNumberPagination):
     def max_page_size(self):
         return settings.API_MAX_PAGE_SIZE
 
+    def paginate_queryset(self, queryset, request, view=None):
+        # A page that is not a number is bad input (400); a page past the end stays DRF's 404.
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings:
+            if not raw.isdigit() or int(raw) < 1:
+                raise exceptions.ValidationError({"page": ["A whole number from 1 up is required."]})
+        return super().paginate_queryset(queryset, request, view)
+
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:

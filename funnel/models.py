@@ -96,7 +96,9 @@ class Contact(models.Model):
         related_name="contacts",
         verbose_name=_("company"),
     )
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("stage"))
+    stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("stage")
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -139,9 +141,10 @@ class Contact(models.Model):
     def __str__(self):
         return self.full_name or self.email or f"#{self.pk}"
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+    def save(self, *args, **kwargs):
+        # Blank and missing emails are both "no email" (NULL), so they never collide on uniqueness.
+        self.email = (self.email or "").strip() or None
+        super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()
@@ -157,10 +160,9 @@ class Contact(models.Model):
             if clash.exists():
                 raise ValidationError({"email": _("A contact with this email address already exists.")})
 
-    def save(self, *args, **kwargs):
-        # Blank and missing emails are both "no email" (NULL), so they never collide on uniqueness.
-        self.email = (self.email or "").strip() or None
-        super().save(*args, **kwargs)
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 class StageTransition(models.Model):

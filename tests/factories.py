@@ -50,4 +50,6 @@ class ContactFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def entry(self, create, extracted, **kwargs):
         if create:
-            StageTransition.objects.create(contact=self, from_stage=None, to_stage=self.stage, at=self.created_at)
+            StageTransition.objects.create(
+                contact=self, from_stage=None, to_stage=self.stage, at=self.created_at
+            )

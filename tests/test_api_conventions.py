@@ -205,6 +205,22 @@ def test_bad_page_size_is_400(api_client_for, sales_user, size):
     assert "page_size" in response.json()
 
 
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", ""])
+def test_bad_page_number_is_400(api_client_for, sales_user, page):
+    response = api_client_for(sales_user).get(f"/api/v1/contacts/?page={page}")
+    assert response.status_code == 400
+    assert "page" in response.json()
+
+
+def test_page_past_the_end_is_404_and_last_works(api_client_for, sales_user):
+    ContactFactory.create_batch(3)
+    client = api_client_for(sales_user)
+    assert client.get("/api/v1/contacts/?page=2").status_code == 404
+    response = client.get("/api/v1/contacts/?page=last&page_size=2")
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
 # Throttling --------------------------------------------------------------------------------------
 
 

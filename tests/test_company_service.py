@@ -19,6 +19,8 @@ def test_domain_is_normalised_whichever_way_it_comes_in(entered, stored):
 
 def test_api_normalises_the_domain_like_the_form(api_client_for, sales_user):
     api = api_client_for(sales_user)
-    response = api.post("/api/v1/companies/", {"name": "Via API", "domain": "https://Same.de/"}, format="json")
+    response = api.post(
+        "/api/v1/companies/", {"name": "Via API", "domain": "https://Same.de/"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["domain"] == "same.de"

@@ -83,7 +83,9 @@ def test_rolled_back_move_is_neither_stored_nor_announced(django_capture_on_comm
 
 
 def test_create_records_entry_transition(sales_user):
-    contact = contact_create(by=sales_user, email="neu@example.com", first_name="Neu", tags=["Fair", "fair", "x"])
+    contact = contact_create(
+        by=sales_user, email="neu@example.com", first_name="Neu", tags=["Fair", "fair", "x"]
+    )
     first = contact.transitions.get()
     assert first.from_stage is None
     assert first.to_stage.key == "suspect"

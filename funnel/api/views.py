@@ -4,14 +4,12 @@ Thin ViewSets: the serializers validate, every write goes through ``funnel.servi
 requesting user as ``by``), every read starts from ``funnel.selectors``.
 """
 
-import json
 from contextlib import contextmanager
 
 from django.db import IntegrityError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, parsers, serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from accounts.permissions import CanEditFunnelOrReadOnly
@@ -27,25 +25,7 @@ from funnel.api.serializers import (
 )
 
 
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, plus a 400 for two kinds of JSON that parse but would end in a 500:
-    nesting deeper than Python's recursion limit, and lone UTF-16 surrogates (``"\\ud800"``),
-    which no UTF-8 database column can store."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
-        except UnicodeEncodeError:
-            raise ParseError("JSON parse error - invalid Unicode (unpaired surrogate).") from None
-        return data
-
-
 class ApiViewSet(viewsets.GenericViewSet):
-    parser_classes = [JSONParser]
-
     def filter_queryset(self, queryset):
         # Query filters belong to lists. DRF would also run them in get_object(), so that
         # "/contacts/5/?stage=lead" turned into a 404 (or a 400) for a contact in another stage.
