@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "funnel",
     "scoring",
     "nurturing",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -219,6 +220,18 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Folds the trigger-written stage count deltas into one row per stage (see funnel.StageCountDelta).
+    # Applies stored events that no task applied yet (the broker was down, a worker died).
+    "scoring-sweep-pending-events": {
+        "task": "scoring.tasks.apply_pending_events",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # Stores decayed scores whose shown value changed, and notes downward threshold crossings.
+    "scoring-refresh-due-scores": {
+        "task": "scoring.tasks.refresh_due_scores",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "funnel-compact-stage-counts": {
         "task": "funnel.tasks.compact_stage_counts",
         "schedule": 60.0,

@@ -1,0 +1,395 @@
+"""Scoring: apply stored events to the contacts they are about, keep fit scores, refresh decay.
+
+Every function here is safe to run twice and on several workers at once: events are claimed with
+``SELECT … FOR UPDATE SKIP LOCKED`` and marked applied in the same transaction that adds their
+points; a threshold crossing is recorded when the stored ``above_threshold`` flag flips, and its
+notification carries the crossing's id as a unique key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from funnel.models import Contact, Stage
+from funnel.services import contact_move_stage
+from notifications.models import Notification
+from notifications.services import notifications_create
+from scoring import decay
+from scoring.models import (
+    ContactRuleScore,
+    ContactScore,
+    ContactTopic,
+    EngagementRule,
+    Event,
+    EventType,
+    FitRule,
+    RuleDayCount,
+    ScoringSettings,
+    StageRule,
+    ThresholdCrossing,
+)
+
+logger = logging.getLogger(__name__)
+
+APPLY_BATCH = 2000
+FREEMAIL_DOMAINS = frozenset(
+    """gmail.com googlemail.com yahoo.com yahoo.de hotmail.com hotmail.de outlook.com outlook.de live.com
+    live.de msn.com icloud.com me.com aol.com gmx.de gmx.net gmx.at gmx.ch web.de t-online.de freenet.de
+    mail.de posteo.de mailbox.org proton.me protonmail.com yandex.com mail.ru""".split()
+)
+
+
+@dataclass
+class _Rules:
+    settings: ScoringSettings
+    engagement_by_type: dict[int, list[EngagementRule]]
+    fit: list[FitRule]
+    stage_rules: list[StageRule]
+    fast_lane_types: frozenset[int]
+    stage_positions: dict[int, int]
+
+
+def _load_rules() -> _Rules:
+    engagement: dict[int, list[EngagementRule]] = defaultdict(list)
+    for rule in EngagementRule.objects.filter(active=True).order_by("id"):
+        engagement[rule.event_type_id].append(rule)
+    stage_rules = list(
+        StageRule.objects.filter(active=True)
+        .select_related("from_stage", "to_stage")
+        .order_by("to_stage__position", "id")
+    )
+    return _Rules(
+        settings=ScoringSettings.load(),
+        engagement_by_type=dict(engagement),
+        fit=list(FitRule.objects.filter(active=True).order_by("id")),
+        stage_rules=stage_rules,
+        fast_lane_types=frozenset(EventType.objects.filter(fast_lane=True).values_list("id", flat=True)),
+        stage_positions=dict(Stage.objects.values_list("id", "position")),
+    )
+
+
+# --- Applying events ------------------------------------------------------------------------------
+
+
+def events_apply_pending(*, limit: int = APPLY_BATCH, now: datetime | None = None) -> int:
+    """Apply up to ``limit`` stored events not yet applied; returns how many were claimed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(applied_at__isnull=True)
+            .order_by("id")
+            .values_list("id", "contact_id", "type_id", "topic", "properties", "occurred_at")[:limit]
+        )
+        if not rows:
+            return 0
+        _apply(rows, _load_rules(), now)
+        Event.objects.filter(id__in=[r[0] for r in rows]).update(applied_at=now)
+    return len(rows)
+
+
+def _apply(rows, rules: _Rules, now: datetime) -> None:
+    half_life = rules.settings.half_life_days
+    rows = [r for r in rows if r[1] is not None]  # anonymous events count once identified
+    if not rows:
+        return
+    rows.sort(key=lambda r: (r[5], r[0]))  # in order of occurrence, as a rebuild would see them
+    contact_ids = sorted({r[1] for r in rows})
+
+    capped_ids = [r.id for rs in rules.engagement_by_type.values() for r in rs if r.daily_cap]
+    day_used: dict[tuple[int, int, object], int] = {}
+    if capped_ids:
+        days = {r[5].date() for r in rows}
+        for c, rule_id, day, points in RuleDayCount.objects.filter(
+            contact_id__in=contact_ids, rule_id__in=capped_ids, day__in=days
+        ).values_list("contact_id", "rule_id", "day", "points"):
+            day_used[(c, rule_id, day)] = points
+    day_added: dict[tuple[int, int, object], int] = defaultdict(int)
+
+    rule_delta: dict[tuple[int, int], list] = defaultdict(lambda: [0, 0.0])
+    topic_delta: dict[tuple[int, str], list] = defaultdict(lambda: [0, 0.0])
+    acc_delta: dict[int, float] = defaultdict(float)
+    types_seen: dict[int, set[int]] = defaultdict(set)
+
+    for _id, contact_id, type_id, topic, properties, occurred_at in rows:
+        types_seen[contact_id].add(type_id)
+        weight = decay.growth(occurred_at, half_life)
+        for rule in rules.engagement_by_type.get(type_id, ()):
+            if not rule.matches(topic=topic, properties=properties or {}):
+                continue
+            points = rule.points
+            if rule.daily_cap and points > 0:
+                key = (contact_id, rule.id, occurred_at.date())
+                used = day_used.get(key, 0) + day_added[key]
+                points = max(0, min(points, rule.daily_cap - used))
+                day_added[key] += points
+            entry = rule_delta[(contact_id, rule.id)]
+            entry[0] += 1
+            entry[1] += points * weight
+            acc_delta[contact_id] += points * weight
+        if topic:
+            entry = topic_delta[(contact_id, topic)]
+            entry[0] += 1
+            entry[1] += weight
+
+    _upsert_add(
+        ContactRuleScore,
+        ("contact_id", "rule_id"),
+        ("events", "acc"),
+        [(*k, *v) for k, v in rule_delta.items()],
+    )
+    _upsert_add(
+        ContactTopic, ("contact_id", "topic"), ("events", "acc"), [(*k, *v) for k, v in topic_delta.items()]
+    )
+    _upsert_add(
+        RuleDayCount,
+        ("contact_id", "rule_id", "day"),
+        ("points",),
+        [(c, r, day, p) for (c, r, day), p in day_added.items() if p],
+    )
+    new_contacts = _ensure_scores(contact_ids, rules)
+    _upsert_add(
+        ContactScore,
+        ("contact_id",),
+        ("engagement_acc",),
+        [(c, a) for c, a in acc_delta.items()],
+        insert_only={"fit_score": 0, "fit_grade": "D", "above_threshold": False},
+    )
+    if new_contacts:
+        fit_recompute(contact_ids=new_contacts, rules=rules, store=False)
+    crossed = _store_scores(contact_ids, rules, now)
+    _apply_stage_rules(contact_ids, types_seen, crossed, rules)
+
+
+def _ensure_scores(contact_ids: list[int], rules: _Rules) -> list[int]:
+    """Create missing ContactScore rows; returns the ids that had none (their fit is not known yet)."""
+    existing = set(
+        ContactScore.objects.filter(contact_id__in=contact_ids).values_list("contact_id", flat=True)
+    )
+    missing = [c for c in contact_ids if c not in existing]
+    ContactScore.objects.bulk_create([ContactScore(contact_id=c) for c in missing], ignore_conflicts=True)
+    return missing
+
+
+def _store_scores(contact_ids, rules: _Rules, now: datetime) -> dict[int, bool]:
+    """Write the current scores of these contacts to the columns lists sort by; record upward
+    threshold crossings. Returns {contact id: is at or above the sales threshold now}."""
+    settings = rules.settings
+    half_life = settings.half_life_days
+    threshold = settings.sales_threshold
+    states = list(
+        ContactScore.objects.select_for_update(of=("self",))
+        .filter(contact_id__in=contact_ids)
+        .select_related("contact")
+        .only(
+            "contact_id",
+            "engagement_acc",
+            "fit_score",
+            "fit_grade",
+            "above_threshold",
+            "due_at",
+            "contact__owner_id",
+        )
+    )
+    contacts, crossings, above = [], [], {}
+    for state in states:
+        engagement = round(decay.value(state.engagement_acc, now, half_life))
+        is_above = engagement >= threshold
+        if is_above and not state.above_threshold:
+            crossings.append(
+                ThresholdCrossing(
+                    contact_id=state.contact_id,
+                    crossed_at=now,
+                    engagement=engagement,
+                    threshold=threshold,
+                    owner_id=state.contact.owner_id,
+                )
+            )
+        state.above_threshold = is_above
+        state.due_at = decay.next_change_at(state.engagement_acc, engagement, half_life)
+        above[state.contact_id] = is_above
+        contacts.append(
+            Contact(
+                pk=state.contact_id,
+                engagement_score=engagement,
+                fit_score=state.fit_score,
+                score=engagement + state.fit_score,
+            )
+        )
+    ContactScore.objects.bulk_update(states, ["above_threshold", "due_at"], batch_size=500)
+    Contact.objects.bulk_update(contacts, ["engagement_score", "fit_score", "score"], batch_size=500)
+    if crossings:
+        _record_crossings(crossings)
+    return above
+
+
+def _record_crossings(crossings: list[ThresholdCrossing]) -> None:
+    ThresholdCrossing.objects.bulk_create(crossings)  # sets the ids the notification keys use
+    names = dict(
+        Contact.objects.filter(pk__in=[c.contact_id for c in crossings]).values_list("pk", "first_name")
+    )
+    notifications_create(
+        notifications=[
+            Notification(
+                user_id=c.owner_id,
+                kind="threshold_crossed",
+                title=_("%(name)s reached the sales threshold")
+                % {"name": names.get(c.contact_id) or f"#{c.contact_id}"},
+                body=_("Engagement %(engagement)s ≥ %(threshold)s: the right time to call.")
+                % {"engagement": c.engagement, "threshold": c.threshold},
+                contact_id=c.contact_id,
+                dedupe_key=f"threshold:{c.pk}",
+            )
+            for c in crossings
+            if c.owner_id
+        ]
+    )
+
+
+def _apply_stage_rules(
+    contact_ids, types_seen: dict[int, set[int]], above: dict[int, bool], rules: _Rules
+) -> None:
+    """Forward moves that the new events (or a reached threshold) trigger, each through
+    ``contact_move_stage`` with the rule as the recorded reason."""
+    if not rules.stage_rules:
+        return
+    grades = dict(
+        ContactScore.objects.filter(contact_id__in=contact_ids).values_list("contact_id", "fit_grade")
+    )
+    contacts = Contact.objects.filter(pk__in=contact_ids).select_related("stage").order_by("pk")
+    for contact in contacts:
+        seen = types_seen.get(contact.pk, set())
+        position = contact.stage.position
+        for rule in rules.stage_rules:
+            if not rule.from_stage.position <= position < rule.to_stage.position:
+                continue
+            if _triggered(rule, seen, above.get(contact.pk, False), grades.get(contact.pk, "D"), rules):
+                contact_move_stage(
+                    contact=contact, stage=rule.to_stage, rule=rule.name, reason=_("automatic rule")
+                )
+                position = rule.to_stage.position
+
+
+def _triggered(rule: StageRule, seen: set[int], is_above: bool, grade: str, rules: _Rules) -> bool:
+    trigger = rule.trigger
+    if trigger == StageRule.Trigger.IDENTIFIED_ACTIVITY:
+        return bool(seen)
+    if trigger == StageRule.Trigger.EVENT_TYPE:
+        return rule.event_type_id in seen
+    if trigger == StageRule.Trigger.FAST_LANE:
+        return bool(seen & rules.fast_lane_types)
+    if trigger == StageRule.Trigger.RIGHT_TIME:
+        return is_above and grade in ("A", "B")
+    return False
+
+
+# --- Fit ------------------------------------------------------------------------------------------
+
+
+def fit_points(*, contact: Contact, rules: list[FitRule], tag_names: set[str]) -> int:
+    company = contact.company
+    total = 0
+    for rule in rules:
+        if _fit_matches(rule, contact, company, tag_names):
+            total += rule.points
+    return total
+
+
+def _fit_matches(rule: FitRule, contact: Contact, company, tag_names: set[str]) -> bool:
+    values = [v.strip().lower() for v in rule.value.split(",") if v.strip()]
+    attr = rule.attribute
+    if attr == FitRule.Attribute.INDUSTRY_IN:
+        return bool(company and company.industry and company.industry.strip().lower() in values)
+    if attr == FitRule.Attribute.EMPLOYEES_GTE:
+        return bool(company and company.employees is not None and company.employees >= int(rule.value))
+    if attr == FitRule.Attribute.JOB_TITLE_CONTAINS:
+        title = contact.job_title.lower()
+        return any(v in title for v in values)
+    if attr == FitRule.Attribute.BUSINESS_EMAIL:
+        domain = (contact.email or "").rpartition("@")[2].lower()
+        return bool(domain) and domain not in FREEMAIL_DOMAINS
+    if attr == FitRule.Attribute.HAS_TAG:
+        return any(v in tag_names for v in values)
+    return False
+
+
+def fit_recompute(
+    *, contact_ids, rules: _Rules | None = None, now: datetime | None = None, store: bool = True
+) -> None:
+    """Recompute fit score and grade of these contacts (and, with ``store``, their stored scores)."""
+    rules = rules or _load_rules()
+    contact_ids = list(contact_ids)
+    _ensure_scores(contact_ids, rules)
+    contacts = Contact.objects.filter(pk__in=contact_ids).select_related("company").prefetch_related("tags")
+    states = {s.contact_id: s for s in ContactScore.objects.filter(contact_id__in=contact_ids)}
+    for contact in contacts:
+        state = states[contact.pk]
+        state.fit_score = fit_points(
+            contact=contact, rules=rules.fit, tag_names={t.name.lower() for t in contact.tags.all()}
+        )
+        state.fit_grade = rules.settings.grade(state.fit_score)
+    ContactScore.objects.bulk_update(states.values(), ["fit_score", "fit_grade"], batch_size=500)
+    if store:
+        _store_scores(contact_ids, rules, now or timezone.now())
+
+
+# --- Decay ----------------------------------------------------------------------------------------
+
+
+def scores_refresh_due(*, limit: int = 5000, now: datetime | None = None) -> int:
+    """Store the decayed scores of contacts whose shown score changes by now (see scoring.decay)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            ContactScore.objects.select_for_update(skip_locked=True)
+            .filter(due_at__lte=now)
+            .order_by("due_at")
+            .values_list("contact_id", flat=True)[:limit]
+        )
+        if due:
+            _store_scores(due, _load_rules(), now)
+    return len(due)
+
+
+# --- Helpers --------------------------------------------------------------------------------------
+
+
+def _upsert_add(
+    model, key_columns: tuple[str, ...], add_columns: tuple[str, ...], rows: list[tuple], insert_only=None
+) -> None:
+    """INSERT rows; where the key exists, ADD the values to the stored ones (one statement per chunk).
+    ``insert_only`` gives constant values for the other NOT NULL columns of a new row.
+
+    Rows are sorted by key so that concurrent workers lock rows in the same order (no deadlocks).
+    The same SQL runs on PostgreSQL and SQLite (≥ 3.24).
+    """
+    if not rows:
+        return
+    table = model._meta.db_table
+    insert_only = insert_only or {}
+    columns = (*key_columns, *add_columns, *insert_only)
+    rows = [(*row, *insert_only.values()) for row in rows]
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in add_columns)
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    rows = sorted(rows, key=lambda r: tuple(str(v) for v in r[: len(key_columns)]))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_sql] * len(chunk))} "
+                f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}",
+                [_adapt(v) for row in chunk for v in row],
+            )
+
+
+def _adapt(value):
+    if hasattr(value, "isoformat") and not isinstance(value, datetime):
+        return connection.ops.adapt_datefield_value(value)
+    return value
