@@ -25,4 +25,4 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from funnel.models import Company, Contact, Stage, StageCountDelta, StageTransition, Tag
-from funnel.signals import contact_stage_changed
+from funnel.signals import contact_stage_changed, contacts_changed
 
 CONTACT_FIELDS = (
     "email",
@@ -34,6 +34,12 @@ def _announce(transition: StageTransition) -> None:
         to_stage=transition.to_stage.key,
         by_id=transition.by_id,
         rule=transition.rule,
+    )
+
+
+def _announce_changed(*, contact_ids=None, company_id=None) -> None:
+    transaction.on_commit(
+        partial(contacts_changed.send, sender=Contact, contact_ids=contact_ids, company_id=company_id)
     )
 
 
@@ -94,6 +100,7 @@ def contact_create(
     if tags is not None:
         contact_set_tags(contact=contact, tags=tags)
     record_entry(contact=contact, by=by, reason=reason)
+    _announce_changed(contact_ids=[contact.pk])
     return contact
 
 
@@ -121,6 +128,8 @@ def contact_update(
         contact.save(update_fields=[*fields, "updated_at"])
     if tags is not None:
         contact_set_tags(contact=contact, tags=tags)
+    if fields or tags is not None:
+        _announce_changed(contact_ids=[contact.pk])
     if stage is not None:
         contact_move_stage(contact=contact, stage=stage, by=by, reason=reason)
     return contact
@@ -165,17 +174,23 @@ def company_create(**fields) -> Company:
     return company
 
 
+@transaction.atomic
 def company_update(*, company: Company, **fields) -> Company:
     for name, value in fields.items():
         setattr(company, name, value)
     company.full_clean()
     company.save()
+    _announce_changed(company_id=company.pk)
     return company
 
 
+@transaction.atomic
 def company_delete(*, company: Company) -> None:
     """Delete a company; its contacts stay, without a company (``on_delete=SET_NULL``)."""
+    contact_ids = list(company.contacts.values_list("pk", flat=True))
     company.delete()
+    if contact_ids:
+        _announce_changed(contact_ids=contact_ids)
 
 
 def stage_update_texts(*, stage: Stage, **texts) -> Stage:

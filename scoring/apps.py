@@ -7,3 +7,6 @@ class ScoringConfig(AppConfig):
 
     name = "scoring"
     verbose_name = _("Scoring")
+
+    def ready(self):
+        from scoring import receivers  # noqa: F401 — connects the receivers

@@ -320,6 +320,7 @@ def _fit_matches(rule: FitRule, contact: Contact, company, tag_names: set[str]) 
     return False
 
 
+@transaction.atomic
 def fit_recompute(
     *, contact_ids, rules: _Rules | None = None, now: datetime | None = None, store: bool = True
 ) -> None:

@@ -28,3 +28,19 @@ def refresh_due_scores() -> int:
         if done < 5000:
             break
     return total
+
+
+@shared_task(ignore_result=True)
+def recompute_fit(contact_ids: list[int] | None = None, company_id: int | None = None) -> int:
+    """Recompute fit scores of the given contacts, or of every contact of a company, in batches."""
+    from funnel.models import Contact
+    from scoring.services import fit_recompute
+
+    if contact_ids is None:
+        if company_id is None:
+            return 0
+        contact_ids = list(Contact.objects.filter(company_id=company_id).values_list("pk", flat=True))
+    ids = [int(i) for i in contact_ids]
+    for start in range(0, len(ids), 1000):
+        fit_recompute(contact_ids=ids[start : start + 1000])
+    return len(ids)
