@@ -80,6 +80,7 @@ def _load_rules() -> _Rules:
 
 def events_apply_pending(*, limit: int = APPLY_BATCH, now: datetime | None = None) -> int:
     """Apply up to ``limit`` stored events not yet applied; returns how many were claimed."""
+    fixed_now = now
     now = now or timezone.now()
     with transaction.atomic():
         rows = list(
@@ -91,7 +92,8 @@ def events_apply_pending(*, limit: int = APPLY_BATCH, now: datetime | None = Non
         if not rows:
             return 0
         _apply(rows, _load_rules(), now)
-        Event.objects.filter(id__in=[r[0] for r in rows]).update(applied_at=now)
+        # Stamped after the work, so applied_at − received_at measures the event-to-score latency.
+        Event.objects.filter(id__in=[r[0] for r in rows]).update(applied_at=fixed_now or timezone.now())
     return len(rows)
 
 
@@ -187,6 +189,7 @@ def _store_scores(contact_ids, rules: _Rules, now: datetime) -> dict[int, bool]:
     states = list(
         ContactScore.objects.select_for_update(of=("self",))
         .filter(contact_id__in=contact_ids)
+        .order_by("contact_id")  # the same lock order in every worker
         .select_related("contact")
         .only(
             "contact_id",
