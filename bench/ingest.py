@@ -117,6 +117,7 @@ def _environment() -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         # Ingestion is what we measure, not the throttle.
         "API_THROTTLE_USER": "1000000/min",
+        "API_THROTTLE_EVENTS": "1000000/min",
     }
     return {**os.environ, **env}
 

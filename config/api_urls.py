@@ -1,12 +1,33 @@
 """REST API v1 routes (../shared/API.md)."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
+from scoring.api.views import (
+    ContactEventsView,
+    ContactScoreView,
+    EngagementRuleViewSet,
+    EventIngestView,
+    EventTypeViewSet,
+    FitRuleViewSet,
+    ScoringSettingsView,
+    StageRuleViewSet,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.register("stages", StageViewSet, basename="stage")
 router.register("companies", CompanyViewSet, basename="company")
 router.register("contacts", ContactViewSet, basename="contact")
+router.register("event-types", EventTypeViewSet, basename="event-type")
+router.register("scoring/engagement-rules", EngagementRuleViewSet, basename="engagement-rule")
+router.register("scoring/fit-rules", FitRuleViewSet, basename="fit-rule")
+router.register("scoring/stage-rules", StageRuleViewSet, basename="stage-rule")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("events/", EventIngestView.as_view(), name="events"),
+    path("contacts/<int:pk>/events/", ContactEventsView.as_view(), name="contact-events"),
+    path("contacts/<int:pk>/score/", ContactScoreView.as_view(), name="contact-score"),
+    path("scoring/settings/", ScoringSettingsView.as_view(), name="scoring-settings"),
+    *router.urls,
+]

@@ -171,6 +171,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_THROTTLE_ANON", "60/min"),
         "user": env_rate("API_THROTTLE_USER", "1200/min"),
+        # Event ingestion: a website or shop may post many batches of up to 1,000 events a minute.
+        "events": env_rate("API_THROTTLE_EVENTS", "3000/min"),
     },
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "PAGE_SIZE": 50,

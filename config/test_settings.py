@@ -22,7 +22,7 @@ STORAGES = {
 # Throttling is tested on purpose with its own rates; elsewhere it must not interfere.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"},
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min", "events": "100000/min"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = "memory://localhost/"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
 from funnel.models import Company, Contact, Stage, StageCountDelta, StageTransition, Tag
+from scoring import decay
+from scoring.models import ContactTopic, ScoringSettings
 
 # The orderings the contact list offers (UI and API): public name → ORDER BY. Anything else is refused.
 CONTACT_ORDERINGS = {
@@ -18,6 +21,10 @@ DEFAULT_CONTACT_ORDERING = "-created_at"
 # A search term matches at most this many companies by name; the contacts of those are included.
 # Bounding it keeps "search" an index lookup even for a term like "gmbh" that matches thousands.
 SEARCH_COMPANY_LIMIT = 200
+# "Interested in a topic" means a decayed topic weight of at least this. Each event on a topic adds 1,
+# halving per half-life: so one event within the last half-life qualifies, and older interest only
+# while several events add up to it. Below it, a stray page view from long ago would count forever.
+TOPIC_MIN_WEIGHT = 0.5
 
 
 def stage_list() -> QuerySet[Stage]:
@@ -70,6 +77,7 @@ def contact_list(
     tag: str = "",
     score_min: int | None = None,
     ordering: str = DEFAULT_CONTACT_ORDERING,
+    topic: str = "",
 ) -> QuerySet[Contact]:
     """Filtered and ordered contacts; every argument is already validated by the caller."""
     qs = contact_queryset()
@@ -86,9 +94,21 @@ def contact_list(
         qs = qs.filter(Exists(links)) if tag_ids else qs.none()
     if score_min is not None:
         qs = qs.filter(score__gte=score_min)
+    if topic.strip():
+        qs = qs.filter(Exists(contact_topic_interest(topic=topic.strip())))
     if search.strip():
         qs = qs.filter(contact_search_q(search))
     return qs.order_by(*CONTACT_ORDERINGS.get(ordering, CONTACT_ORDERINGS[DEFAULT_CONTACT_ORDERING]))
+
+
+def contact_topic_interest(*, topic: str) -> QuerySet[ContactTopic]:
+    """The outer contact's row for ``topic`` if its decayed weight is at least TOPIC_MIN_WEIGHT, for an
+    EXISTS subquery. The weight is ``acc · 2^(−(now − EPOCH)/h)``; comparing the stored ``acc`` with
+    ``TOPIC_MIN_WEIGHT · growth(now)`` instead keeps the condition a plain column comparison that
+    the (contact, topic) unique index answers."""
+    half_life = ScoringSettings.load().half_life_days
+    min_acc = TOPIC_MIN_WEIGHT * decay.growth(timezone.now(), half_life)
+    return ContactTopic.objects.filter(contact_id=OuterRef("pk"), topic=topic, acc__gte=min_acc)
 
 
 def contact_transitions(*, contact: Contact) -> QuerySet[StageTransition]:

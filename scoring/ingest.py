@@ -139,7 +139,14 @@ def _validate(index: int, item, types: dict[str, int], now: datetime, errors: li
     occurred_at = now
     raw_time = item.get("occurred_at")
     if raw_time is not None:
-        parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+        try:
+            parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+            # Well-formed but impossible ("2026-13-45…") raises ValueError; a time near year 1 with
+            # an offset cannot be converted to UTC (OverflowError).
+            if parsed is not None:
+                (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
+            parsed = None
         if parsed is None:
             error("occurred_at", "An ISO 8601 date-time is required, e.g. 2026-11-22T10:00:00Z.")
         else:
@@ -149,7 +156,7 @@ def _validate(index: int, item, types: dict[str, int], now: datetime, errors: li
 
     contact_id = item.get("contact")
     if contact_id is not None and (
-        isinstance(contact_id, bool) or not isinstance(contact_id, int) or contact_id < 1
+        isinstance(contact_id, bool) or not isinstance(contact_id, int) or not 1 <= contact_id < 2**63
     ):
         error("contact", "A contact id (a positive whole number) is required.")
     email = item.get("email")
@@ -166,12 +173,16 @@ def _validate(index: int, item, types: dict[str, int], now: datetime, errors: li
     anonymous_id = item.get("anonymous_id")
     if anonymous_id is not None and (not isinstance(anonymous_id, str) or not 1 <= len(anonymous_id) <= 255):
         error("anonymous_id", "A string of 1 to 255 characters is required.")
+    elif anonymous_id and "\x00" in anonymous_id:
+        error("anonymous_id", "Must not contain NUL characters.")
     if contact_id is None and not email and not anonymous_id:
         error("non_field_errors", "Name who it is about: contact, email or anonymous_id.")
 
     topic = item.get("topic")
     if topic is not None and (not isinstance(topic, str) or len(topic) > TOPIC_MAX_LENGTH):
         error("topic", f"A string of at most {TOPIC_MAX_LENGTH} characters is required.")
+    elif topic and "\x00" in topic:
+        error("topic", "Must not contain NUL characters.")
 
     properties = item.get("properties", {})
     serialised = "{}"
@@ -253,13 +264,30 @@ def _create_suspect(email: str) -> int:
 
 def _attach_anonymous_history(events: list[_Clean]) -> None:
     """Identification: earlier events of a visitor now known get the contact and are (re)applied."""
-    pairs = {(e.anonymous_id, e.contact_id) for e in events if e.anonymous_id and e.contact_id}
-    for anonymous_id, contact_id in pairs:
-        Event.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(
-            contact_id=contact_id, applied_at=None
+    pairs = sorted({(e.anonymous_id, e.contact_id) for e in events if e.anonymous_id and e.contact_id})
+    # One query finds the visitors that still have anonymous events: a tracker sends the visitor id
+    # with every event of a known contact, and an UPDATE per such event would cost a query each.
+    pending = (
+        set(
+            Event.objects.filter(anonymous_id__in={a for a, _ in pairs}, contact__isnull=True)
+            .exclude(anonymous_id="")  # spelled out so that the partial index visibly applies
+            .order_by()
+            .values_list("anonymous_id", flat=True)
+            .distinct()
         )
+        if pairs
+        else set()
+    )
+    for anonymous_id, contact_id in pairs:
+        if anonymous_id in pending:
+            pending.discard(anonymous_id)  # the first contact named wins, as before
+            Event.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(
+                contact_id=contact_id, applied_at=None
+            )
     # Within this batch, anonymous-only events of an identified visitor belong to the contact too.
-    known = {anonymous_id: contact_id for anonymous_id, contact_id in pairs}
+    known: dict[str, int] = {}
+    for anonymous_id, contact_id in pairs:
+        known.setdefault(anonymous_id, contact_id)
     for event in events:
         if not event.contact_id and event.anonymous_id in known:
             event.contact_id = known[event.anonymous_id]

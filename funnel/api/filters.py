@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from funnel import selectors
 from funnel.models import Company, Contact, Stage
+from scoring.models import TOPIC_MAX_LENGTH
 
 # PostgreSQL's integer column holds scores; the owner id is a bigint. Bounding the parameters keeps
 # an absurd number a 400 instead of a database error.
@@ -43,6 +44,10 @@ class ContactFilterSet(filters.FilterSet):
         help_text="Only contacts with at least this total score.",
     )
     tag = filters.CharFilter(max_length=50, help_text="Only contacts with this tag (case-insensitive).")
+    topic = filters.CharFilter(
+        max_length=TOPIC_MAX_LENGTH,
+        help_text="Only contacts interested in this topic now (recent events on it, e.g. `pcb-design`).",
+    )
     ordering = filters.ChoiceFilter(
         choices=[(key, key) for key in selectors.CONTACT_ORDERINGS],
         help_text=f"Sort order; default `{selectors.DEFAULT_CONTACT_ORDERING}`.",
@@ -63,6 +68,7 @@ class ContactFilterSet(filters.FilterSet):
             tag=data.get("tag") or "",
             score_min=data.get("score_min"),
             ordering=data.get("ordering") or selectors.DEFAULT_CONTACT_ORDERING,
+            topic=data.get("topic") or "",
         )
 
 
