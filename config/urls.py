@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", include("funnel.urls")),
     path("", include("accounts.urls")),
+    path("scoring/", include("scoring.urls")),
+    path("notifications/", include("notifications.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
@@ -15,4 +17,3 @@ urlpatterns = [
 
 admin.site.site_header = "Trichter"
 admin.site.site_title = "Trichter"
-

@@ -206,10 +206,10 @@ def test_count_is_capped(client, monkeypatch):
     assert "more than 3" in response.content.decode()
 
 
-# Pinned: session, user, the user's roles, stages, owners with a role, tag suggestions, the contacts
-# page (company, stage and owner joined in) and one prefetch of their tags. The COUNT is not needed
-# while everything fits on one page.
-LIST_QUERIES = 8
+# Pinned: session, user, the user's roles, stages, owners with a role, tag suggestions, topic
+# suggestions, the contacts page (company, stage and owner joined in) and one prefetch of their tags.
+# The COUNT is not needed while everything fits on one page.
+LIST_QUERIES = 9
 
 
 @pytest.mark.parametrize("n", [3, 30])

@@ -1,5 +1,5 @@
-"""Contact pages: the list (search, filters, sorting, pagination), the detail page with its stage-move
-control, and create / edit / delete.
+"""Contact pages: the list (search, filters, sorting, pagination), the detail page with its score,
+activity timeline and stage-move control, and create / edit / delete.
 
 Each page is one template; its HTMX fragment is a partial that the full page includes, and the same
 view renders either (see :func:`render_page`). All writes go through ``funnel.services``.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.db.models import Count, Subquery
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -26,6 +27,8 @@ from accounts.decorators import role_required
 from funnel import selectors, services
 from funnel.forms import CONTACT_ORDERING_LABELS, ContactForm, StageMoveForm, assignable_users
 from funnel.models import Contact, Stage, Tag
+from scoring import selectors as scoring_selectors
+from scoring.models import TOPIC_MAX_LENGTH, ContactTopic, ScoringSettings, ThresholdCrossing
 
 PAGE_SIZE = 50
 # Counting a filtered list stops here: "more than 10,000" is as useful as the exact figure and keeps a
@@ -34,6 +37,14 @@ COUNT_CAP = 10_000
 MAX_PAGE = 1_000_000
 SEARCH_MAX_LENGTH = 200
 TAG_SUGGESTIONS = 200
+TOPIC_SUGGESTIONS = 50
+TOPIC_SUGGESTION_SAMPLE = 20_000
+TIMELINE_PAGE_SIZE = 20
+CROSSINGS_SHOWN = 5
+# Event properties worth a glance in the timeline, in this order; the rest stays in the API.
+TIMELINE_PROPERTIES = ("title", "url", "name", "file", "subject", "campaign", "source")
+TIMELINE_PROPERTIES_SHOWN = 3
+TIMELINE_PROPERTY_MAX_LENGTH = 120
 
 
 # --- Views ---------------------------------------------------------------------------------------
@@ -50,6 +61,7 @@ def contact_list(request):
         stage=filters.stage,
         owner_id=filters.owner.pk if filters.owner else None,
         tag=filters.tag,
+        topic=filters.topic,
         ordering=filters.ordering,
     )
     page = paginate(contacts, request.GET.get("page"))
@@ -65,14 +77,28 @@ def contact_list(request):
         context["tag_suggestions"] = list(
             Tag.objects.order_by("name").values_list("name", flat=True)[:TAG_SUGGESTIONS]
         )
+        context["topic_suggestions"] = topic_suggestions()
     return render_page(request, "funnel/contact_list.html", "funnel/_contact_results.html", context)
 
 
 @role_required(roles.WORK_CONTACTS)
 @require_GET
 def contact_detail(request, pk: int):
+    """The contact page. ``?activity_page=n`` pages the activity timeline: HTMX ("Load more") gets only
+    the next events and the button row that replaces the old one; without JavaScript the same link
+    shows the full page with that page of the timeline."""
+    if wants_fragment(request) and "activity_page" in request.GET:
+        contact = get_object_or_404(Contact.objects.only("pk"), pk=pk)
+        context = {"contact": contact, "timeline": timeline_page(contact, request.GET["activity_page"])}
+        response = render(request, "funnel/_contact_timeline.html", context)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
     contact = get_object_or_404(selectors.contact_queryset(), pk=pk)
-    return render(request, "funnel/contact_detail.html", detail_context(contact))
+    context = detail_context(contact)
+    context.update(scoring_context(contact, activity_page=request.GET.get("activity_page")))
+    response = render(request, "funnel/contact_detail.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @role_required(roles.WORK_CONTACTS)
@@ -87,6 +113,7 @@ def contact_move(request, pk: int):
         if wants_fragment(request):
             # 200, because HTMX does not swap error responses and the errors must be shown.
             return render(request, "funnel/_contact_stage.html", context)
+        context.update(scoring_context(contact))
         return render(request, "funnel/contact_detail.html", context, status=400)
 
     old_stage = contact.stage
@@ -190,6 +217,90 @@ def detail_context(contact: Contact, **extra) -> dict:
     return context
 
 
+def scoring_context(contact: Contact, *, activity_page=None) -> dict:
+    """The score card (live score, its explanation, topic interests, threshold crossings) and the
+    first (or requested) page of the activity timeline. A fixed number of queries, however many
+    events, rules or topics the contact has."""
+    settings = ScoringSettings.load()
+    score = scoring_selectors.contact_score(contact=contact)
+    top_weight = max((t["weight"] for t in score["topics"]), default=0)
+    for topic in score["topics"]:
+        topic["share"] = round(100 * topic["weight"] / top_weight) if top_weight > 0 else 0
+    threshold = settings.sales_threshold
+    return {
+        "score": score,
+        "fit_grade": settings.grade(score["fit_score"]),
+        "sales_threshold": threshold,
+        "above_threshold": score["engagement_score"] >= threshold,
+        "threshold_share": min(100, max(0, round(100 * score["engagement_score"] / threshold))),
+        "crossings": list(
+            ThresholdCrossing.objects.filter(contact_id=contact.pk).order_by("-crossed_at", "-id")[
+                :CROSSINGS_SHOWN
+            ]
+        ),
+        "timeline": timeline_page(contact, activity_page),
+    }
+
+
+@dataclass
+class Timeline:
+    events: list
+    number: int
+    has_next: bool
+
+    @property
+    def next_number(self) -> int:
+        return self.number + 1
+
+
+def timeline_page(contact: Contact, page_param) -> Timeline:
+    """One page of the contact's events, newest first. One query: a row more than the page tells
+    whether there is a next one, and "Load more" needs no total."""
+    number = _page_number(page_param)
+    offset = (number - 1) * TIMELINE_PAGE_SIZE
+    rows = list(scoring_selectors.contact_events(contact=contact)[offset : offset + TIMELINE_PAGE_SIZE + 1])
+    events = rows[:TIMELINE_PAGE_SIZE]
+    for event in events:
+        event.key_properties = _key_properties(event.properties)
+    return Timeline(events=events, number=number, has_next=len(rows) > TIMELINE_PAGE_SIZE)
+
+
+def _key_properties(properties) -> list[tuple[str, str]]:
+    if not isinstance(properties, dict):
+        return []
+    shown = []
+    for key in TIMELINE_PROPERTIES:
+        value = properties.get(key)
+        if value in (None, "", [], {}):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) > TIMELINE_PROPERTY_MAX_LENGTH:
+            text = text[: TIMELINE_PROPERTY_MAX_LENGTH - 1] + "…"
+        shown.append((key, text))
+        if len(shown) == TIMELINE_PROPERTIES_SHOWN:
+            break
+    return shown
+
+
+def topic_suggestions() -> list[str]:
+    """The most common topics of interest, for the list's "Interested in" suggestions.
+
+    Counted over the newest TOPIC_SUGGESTION_SAMPLE interest rows only: grouping all of them would
+    scan millions of rows on every list page at platform scale, and recent interests are the better
+    suggestions anyway. One bounded query.
+    """
+    newest = ContactTopic.objects.order_by("-id").values("id")[:TOPIC_SUGGESTION_SAMPLE]
+    rows = (
+        ContactTopic.objects.filter(id__in=Subquery(newest))
+        .order_by()
+        .values("topic")
+        .annotate(n=Count("id"))
+        .order_by("-n", "topic")
+        .values_list("topic", flat=True)[:TOPIC_SUGGESTIONS]
+    )
+    return list(rows)
+
+
 def _save(form, write):
     """Call the service with the form's data; errors it still finds (a race on the unique email)
     land on the form. Returns the contact, or None when the form now has errors."""
@@ -215,13 +326,14 @@ class ContactFilters:
     stage: Stage | None = None
     owner: object | None = None
     tag: str = ""
+    topic: str = ""
     ordering: str = selectors.DEFAULT_CONTACT_ORDERING
     notes: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
         """Whether anything narrows the list (ordering does not)."""
-        return bool(self.search or self.stage or self.owner or self.tag)
+        return bool(self.search or self.stage or self.owner or self.tag or self.topic)
 
     def query(self) -> QueryDict:
         """The valid parameters only, for page links."""
@@ -234,6 +346,8 @@ class ContactFilters:
             query["owner"] = str(self.owner.pk)
         if self.tag:
             query["tag"] = self.tag
+        if self.topic:
+            query["topic"] = self.topic
         if self.ordering != selectors.DEFAULT_CONTACT_ORDERING:
             query["ordering"] = self.ordering
         return query
@@ -243,6 +357,12 @@ def parse_contact_filters(params, *, stages: list[Stage], owners: list) -> Conta
     filters = ContactFilters()
     filters.search = params.get("search", "").strip()[:SEARCH_MAX_LENGTH]
     filters.tag = params.get("tag", "").strip()[: Tag._meta.get_field("name").max_length]
+    topic = params.get("topic", "").strip()
+    if len(topic) > TOPIC_MAX_LENGTH:
+        note = _("Topic longer than %(max)s characters ignored: showing all topics.")
+        filters.notes.append(note % {"max": TOPIC_MAX_LENGTH})
+    else:
+        filters.topic = topic
 
     stage_key = params.get("stage", "").strip()
     if stage_key:

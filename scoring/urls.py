@@ -1,0 +1,13 @@
+"""Browser UI routes of the scoring app (mounted at /scoring/)."""
+
+from django.urls import path
+
+from scoring import views
+
+app_name = "scoring"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("settings/", views.settings_edit, name="settings"),
+    path("rebuild/", views.rebuild_progress, name="rebuild"),
+    *[pattern for kind in views.KINDS for pattern in views.kind_urls(kind)],
+]
