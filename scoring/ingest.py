@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from funnel.models import Contact
 from funnel.services import contact_create
@@ -63,7 +64,7 @@ def events_ingest(*, payload, now: datetime | None = None) -> IngestResult:
     items = payload if isinstance(payload, list) else [payload]
     if isinstance(payload, list) and not payload:
         raise EventBatchInvalid(
-            [{"index": None, "field": "non_field_errors", "message": "The batch is empty."}]
+            [{"index": None, "field": "non_field_errors", "message": _("The batch is empty.")}]
         )
     if len(items) > MAX_BATCH:
         raise EventBatchInvalid(
@@ -71,7 +72,7 @@ def events_ingest(*, payload, now: datetime | None = None) -> IngestResult:
                 {
                     "index": None,
                     "field": "non_field_errors",
-                    "message": f"At most {MAX_BATCH} events per request.",
+                    "message": _("At most %(max)d events per request.") % {"max": MAX_BATCH},
                 }
             ]
         )
@@ -115,26 +116,32 @@ def _validate(index: int, item, types: dict[str, int], now: datetime, errors: li
         errors.append({"index": index, "field": field_name, "message": message})
 
     if not isinstance(item, dict):
-        error("non_field_errors", "Each event must be a JSON object.")
+        error("non_field_errors", _("Each event must be a JSON object."))
         return None
     before = len(errors)
     unknown = set(item) - FIELDS
     if unknown:
-        error(sorted(unknown)[0], f"Unknown field; allowed: {', '.join(sorted(FIELDS))}.")
+        error(
+            sorted(unknown)[0],
+            _("Unknown field; allowed: %(fields)s.") % {"fields": ", ".join(sorted(FIELDS))},
+        )
 
     external_id = item.get("id")
     if not isinstance(external_id, str) or not external_id.strip():
-        error("id", "A non-empty string is required.")
+        error("id", _("A non-empty string is required."))
     elif len(external_id) > EVENT_ID_MAX_LENGTH:
-        error("id", f"At most {EVENT_ID_MAX_LENGTH} characters.")
+        error("id", _("At most %(max)d characters.") % {"max": EVENT_ID_MAX_LENGTH})
     elif "\x00" in external_id:
-        error("id", "Must not contain NUL characters.")
+        error("id", _("Must not contain NUL characters."))
 
     type_key = item.get("type")
     if not isinstance(type_key, str) or not type_key:
-        error("type", "An event type key is required.")
+        error("type", _("An event type key is required."))
     elif type_key not in types:
-        error("type", f"Unknown event type {type_key[:60]!r}; see GET /api/v1/event-types/.")
+        error(
+            "type",
+            _("Unknown event type %(key)s; see GET /api/v1/event-types/.") % {"key": repr(type_key[:60])},
+        )
 
     occurred_at = now
     raw_time = item.get("occurred_at")
@@ -148,54 +155,54 @@ def _validate(index: int, item, types: dict[str, int], now: datetime, errors: li
         except (ValueError, OverflowError):
             parsed = None
         if parsed is None:
-            error("occurred_at", "An ISO 8601 date-time is required, e.g. 2026-11-22T10:00:00Z.")
+            error("occurred_at", _("An ISO 8601 date-time is required, e.g. 2026-11-22T10:00:00Z."))
         else:
             occurred_at = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
             if occurred_at > now + FUTURE_TOLERANCE:
-                error("occurred_at", "Must not be more than 5 minutes in the future.")
+                error("occurred_at", _("Must not be more than 5 minutes in the future."))
 
     contact_id = item.get("contact")
     if contact_id is not None and (
         isinstance(contact_id, bool) or not isinstance(contact_id, int) or not 1 <= contact_id < 2**63
     ):
-        error("contact", "A contact id (a positive whole number) is required.")
+        error("contact", _("A contact id (a positive whole number) is required."))
     email = item.get("email")
     if email is not None:
         if not isinstance(email, str):
-            error("email", "A string is required.")
+            error("email", _("A string is required."))
         else:
             try:
                 validate_email(email)
             except ValidationError:
-                error("email", "Enter a valid email address.")
+                error("email", _("Enter a valid email address."))
             if len(email) > 254:
-                error("email", "At most 254 characters.")
+                error("email", _("At most %(max)d characters.") % {"max": 254})
     anonymous_id = item.get("anonymous_id")
     if anonymous_id is not None and (not isinstance(anonymous_id, str) or not 1 <= len(anonymous_id) <= 255):
-        error("anonymous_id", "A string of 1 to 255 characters is required.")
+        error("anonymous_id", _("A string of 1 to 255 characters is required."))
     elif anonymous_id and "\x00" in anonymous_id:
-        error("anonymous_id", "Must not contain NUL characters.")
+        error("anonymous_id", _("Must not contain NUL characters."))
     if contact_id is None and not email and not anonymous_id:
-        error("non_field_errors", "Name who it is about: contact, email or anonymous_id.")
+        error("non_field_errors", _("Name who it is about: contact, email or anonymous_id."))
 
     topic = item.get("topic")
     if topic is not None and (not isinstance(topic, str) or len(topic) > TOPIC_MAX_LENGTH):
-        error("topic", f"A string of at most {TOPIC_MAX_LENGTH} characters is required.")
+        error("topic", _("A string of at most %(max)d characters is required.") % {"max": TOPIC_MAX_LENGTH})
     elif topic and "\x00" in topic:
-        error("topic", "Must not contain NUL characters.")
+        error("topic", _("Must not contain NUL characters."))
 
     properties = item.get("properties", {})
     serialised = "{}"
     if properties is None:
         properties = {}
     if not isinstance(properties, dict):
-        error("properties", "A JSON object is required.")
+        error("properties", _("A JSON object is required."))
     else:
         serialised = json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
         if len(serialised.encode()) > PROPERTIES_MAX_BYTES:
-            error("properties", f"At most {PROPERTIES_MAX_BYTES // 1024} KiB serialised.")
+            error("properties", _("At most %(max)d KiB serialised.") % {"max": PROPERTIES_MAX_BYTES // 1024})
         elif "\\u0000" in serialised:
-            error("properties", "Must not contain NUL characters.")
+            error("properties", _("Must not contain NUL characters."))
 
     if len(errors) > before:
         return None
@@ -227,14 +234,14 @@ def _resolve_contacts(events: list[_Clean], errors: list[dict]) -> None:
     )
     for index, event in enumerate(events):
         if event.contact_id and event.contact_id not in known_ids:
-            errors.append({"index": index, "field": "contact", "message": "No contact with this id."})
+            errors.append({"index": index, "field": "contact", "message": _("No contact with this id.")})
         elif event.contact_id and event.email:
             if by_email.get(event.email.lower()) != event.contact_id:
                 errors.append(
                     {
                         "index": index,
                         "field": "email",
-                        "message": "contact and email name different contacts.",
+                        "message": _("contact and email name different contacts."),
                     }
                 )
     if errors:

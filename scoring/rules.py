@@ -7,6 +7,7 @@ Every change that alters how points are computed asks for a full rebuild of the 
 from __future__ import annotations
 
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 
 from scoring.models import EngagementRule, EventType, FitRule, ScoringSettings, StageRule
 from scoring.rebuild import rebuild_request
@@ -34,7 +35,11 @@ def _save(instance: models.Model, *, by, changed: set[str]) -> models.Model:
     with transaction.atomic():
         instance.save()
         if changed & SCORING_FIELDS[type(instance)]:
-            rebuild_request(by=by, reason=f"{instance._meta.verbose_name} “{instance}” changed")
+            rebuild_request(
+                by=by,
+                reason=_("%(kind)s “%(name)s” changed")
+                % {"kind": instance._meta.verbose_name, "name": instance},
+            )
     return instance
 
 
@@ -52,7 +57,7 @@ def rule_update(*, instance: models.Model, by=None, **fields) -> models.Model:
         and "key" in fields
         and fields["key"] != instance.key
     ):
-        raise ValueError("The key of a built-in event type cannot change: integrations send it.")
+        raise ValueError(_("The key of a built-in event type cannot change: integrations send it."))
     changed = {name for name, value in fields.items() if getattr(instance, name) != value}
     for name, value in fields.items():
         setattr(instance, name, value)
@@ -64,14 +69,14 @@ def rule_delete(*, instance: models.Model, by=None) -> None:
     """Delete a rule (a built-in or used event type cannot be deleted)."""
     if isinstance(instance, EventType):
         if instance.builtin:
-            raise ValueError("Built-in event types cannot be deleted.")
+            raise ValueError(_("Built-in event types cannot be deleted."))
         if instance.events.exists():
-            raise ValueError("This event type has events; mark it inactive in its rules instead.")
+            raise ValueError(_("This event type has events; mark it inactive in its rules instead."))
     affects_scores = bool(SCORING_FIELDS[type(instance)])
     label = str(instance)
     instance.delete()
     if affects_scores:
-        rebuild_request(by=by, reason=f"rule “{label}” deleted")
+        rebuild_request(by=by, reason=_("rule “%(name)s” deleted") % {"name": label})
 
 
 def settings_update(*, by=None, **fields) -> ScoringSettings:
