@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
+from scoring.api.calibration import CalibrationApplyView, CalibrationReportView
 from scoring.api.views import (
     ContactEventsView,
     ContactScoreView,
@@ -29,5 +30,7 @@ urlpatterns = [
     path("contacts/<int:pk>/events/", ContactEventsView.as_view(), name="contact-events"),
     path("contacts/<int:pk>/score/", ContactScoreView.as_view(), name="contact-score"),
     path("scoring/settings/", ScoringSettingsView.as_view(), name="scoring-settings"),
+    path("scoring/calibration/", CalibrationReportView.as_view(), name="scoring-calibration"),
+    path("scoring/calibration/apply/", CalibrationApplyView.as_view(), name="scoring-calibration-apply"),
     *router.urls,
 ]

@@ -234,6 +234,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Queues score rebuilds no worker is on (broker down when requested, worker died mid-way).
+    "scoring-resume-rebuilds": {
+        "task": "scoring.tasks.resume_score_rebuilds",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "funnel-compact-stage-counts": {
         "task": "funnel.tasks.compact_stage_counts",
         "schedule": 60.0,

@@ -333,3 +333,71 @@ class ThresholdCrossing(models.Model):
 
     def __str__(self):
         return f"{self.contact_id} crossed {self.threshold} at {self.crossed_at:%Y-%m-%d %H:%M}"
+
+
+class RebuildJob(models.Model):
+    """A full rebuild of every contact's scores from its stored events (after a rule change).
+
+    The job is worked through in batches over contact ids: ``last_contact_id`` is the cursor, saved in
+    the transaction that rebuilt the batch, so a crashed worker resumes exactly after the last
+    committed batch (see scoring.rebuild). At most one job is pending at a time: more requests join it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+        # A newer job started before this one finished; that one recomputes every contact anyway.
+        SUPERSEDED = "superseded", _("superseded")
+
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(_("reason"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Set by every committed batch: a running job whose heartbeat is old has lost its worker.
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    total_contacts = models.PositiveIntegerField(_("contacts"), default=0)
+    done_contacts = models.PositiveIntegerField(_("contacts done"), default=0)
+    last_contact_id = models.BigIntegerField(_("last contact id"), default=0)
+    batches = models.PositiveIntegerField(_("batches"), default=0)
+    failures = models.PositiveIntegerField(_("failed attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("score rebuild")
+        verbose_name_plural = _("score rebuilds")
+        constraints = [
+            # Two concurrent requests cannot both create a pending job (the second joins the first).
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="pending"), name="rebuildjob_one_pending"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="rebuildjob_active_idx",
+                condition=models.Q(status__in=["pending", "running"]),
+            )
+        ]
+
+    def __str__(self):
+        return f"rebuild #{self.pk} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total_contacts:
+            return 0
+        return min(100, self.done_contacts * 100 // self.total_contacts)

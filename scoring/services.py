@@ -91,14 +91,21 @@ def events_apply_pending(*, limit: int = APPLY_BATCH, now: datetime | None = Non
         )
         if not rows:
             return 0
-        _apply(rows, _load_rules(), now)
+        # Lock the contacts' score rows first, in contact order, as a rebuild batch does
+        # (scoring.rebuild): applying events and rebuilding the same contact then run one after the
+        # other, never interleaved. The rules are read after the lock, so events applied after a
+        # rebuild passed these contacts use the rules that rebuild used.
+        new_contacts = _lock_scores(sorted({r[1] for r in rows if r[1] is not None}))
+        rules = _load_rules()
+        if new_contacts:
+            fit_recompute(contact_ids=new_contacts, rules=rules, store=False)
+        _apply(rows, rules, now)
         # Stamped after the work, so applied_at − received_at measures the event-to-score latency.
         Event.objects.filter(id__in=[r[0] for r in rows]).update(applied_at=fixed_now or timezone.now())
     return len(rows)
 
 
 def _apply(rows, rules: _Rules, now: datetime) -> None:
-    half_life = rules.settings.half_life_days
     rows = [r for r in rows if r[1] is not None]  # anonymous events count once identified
     if not rows:
         return
@@ -113,6 +120,35 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
             contact_id__in=contact_ids, rule_id__in=capped_ids, day__in=days
         ).values_list("contact_id", "rule_id", "day", "points"):
             day_used[(c, rule_id, day)] = points
+    tally = _tally(rows, rules, day_used)
+    _write_tally(tally)
+    new_contacts = _ensure_scores(contact_ids, rules)
+    _upsert_add(
+        ContactScore,
+        ("contact_id",),
+        ("engagement_acc",),
+        [(c, a) for c, a in tally.acc.items()],
+        insert_only={"fit_score": 0, "fit_grade": "D", "above_threshold": False},
+    )
+    if new_contacts:
+        fit_recompute(contact_ids=new_contacts, rules=rules, store=False)
+    crossed = _store_scores(contact_ids, rules, now)
+    _apply_stage_rules(contact_ids, tally.types_seen, crossed, rules)
+
+
+@dataclass
+class _Tally:
+    rule: dict[tuple[int, int], list]  # (contact, rule) → [events, acc]
+    topic: dict[tuple[int, str], list]  # (contact, topic) → [events, acc]
+    acc: dict[int, float]  # contact → engagement acc
+    day_added: dict[tuple[int, int, object], int]  # (contact, capped rule, day) → points counted
+    types_seen: dict[int, set[int]]  # contact → event types
+
+
+def _tally(rows, rules: _Rules, day_used: dict[tuple[int, int, object], int]) -> _Tally:
+    """What these events (identified, in order of occurrence) add under ``rules``; ``day_used`` has
+    the points capped rules gave earlier on the same days. Shared with the rebuild (scoring.rebuild)."""
+    half_life = rules.settings.half_life_days
     day_added: dict[tuple[int, int, object], int] = defaultdict(int)
 
     rule_delta: dict[tuple[int, int], list] = defaultdict(lambda: [0, 0.0])
@@ -140,34 +176,39 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
             entry = topic_delta[(contact_id, topic)]
             entry[0] += 1
             entry[1] += weight
+    return _Tally(rule_delta, topic_delta, acc_delta, day_added, types_seen)
 
+
+def _write_tally(tally: _Tally) -> None:
+    """Add a tally's per-rule, per-topic and per-day numbers to the stored ones."""
     _upsert_add(
         ContactRuleScore,
         ("contact_id", "rule_id"),
         ("events", "acc"),
-        [(*k, *v) for k, v in rule_delta.items()],
+        [(*k, *v) for k, v in tally.rule.items()],
     )
     _upsert_add(
-        ContactTopic, ("contact_id", "topic"), ("events", "acc"), [(*k, *v) for k, v in topic_delta.items()]
+        ContactTopic, ("contact_id", "topic"), ("events", "acc"), [(*k, *v) for k, v in tally.topic.items()]
     )
     _upsert_add(
         RuleDayCount,
         ("contact_id", "rule_id", "day"),
         ("points",),
-        [(c, r, day, p) for (c, r, day), p in day_added.items() if p],
+        [(c, r, day, p) for (c, r, day), p in tally.day_added.items() if p],
     )
-    new_contacts = _ensure_scores(contact_ids, rules)
-    _upsert_add(
-        ContactScore,
-        ("contact_id",),
-        ("engagement_acc",),
-        [(c, a) for c, a in acc_delta.items()],
-        insert_only={"fit_score": 0, "fit_grade": "D", "above_threshold": False},
+
+
+def _lock_scores(contact_ids: list[int]) -> list[int]:
+    """Create missing score rows and lock all of these contacts' rows in contact order; returns the
+    ids whose row is new (their fit is not known yet)."""
+    missing = _ensure_scores(contact_ids, None)
+    list(
+        ContactScore.objects.select_for_update()
+        .filter(contact_id__in=contact_ids)
+        .order_by("contact_id")
+        .values_list("contact_id", flat=True)
     )
-    if new_contacts:
-        fit_recompute(contact_ids=new_contacts, rules=rules, store=False)
-    crossed = _store_scores(contact_ids, rules, now)
-    _apply_stage_rules(contact_ids, types_seen, crossed, rules)
+    return missing
 
 
 def _ensure_scores(contact_ids: list[int], rules: _Rules) -> list[int]:
@@ -180,9 +221,13 @@ def _ensure_scores(contact_ids: list[int], rules: _Rules) -> list[int]:
     return missing
 
 
-def _store_scores(contact_ids, rules: _Rules, now: datetime) -> dict[int, bool]:
+def _store_scores(
+    contact_ids, rules: _Rules, now: datetime, *, record_crossings: bool = True
+) -> dict[int, bool]:
     """Write the current scores of these contacts to the columns lists sort by; record upward
-    threshold crossings. Returns {contact id: is at or above the sales threshold now}."""
+    threshold crossings (unless ``record_crossings`` is off: a rebuild changes scores because rules
+    changed, not because the contact did something). Returns {contact id: is at or above the sales
+    threshold now}."""
     settings = rules.settings
     half_life = settings.half_life_days
     threshold = settings.sales_threshold
@@ -205,7 +250,7 @@ def _store_scores(contact_ids, rules: _Rules, now: datetime) -> dict[int, bool]:
     for state in states:
         engagement = round(decay.value(state.engagement_acc, now, half_life))
         is_above = engagement >= threshold
-        if is_above and not state.above_threshold:
+        if is_above and not state.above_threshold and record_crossings:
             crossings.append(
                 ThresholdCrossing(
                     contact_id=state.contact_id,

@@ -44,3 +44,24 @@ def recompute_fit(contact_ids: list[int] | None = None, company_id: int | None =
     for start in range(0, len(ids), 1000):
         fit_recompute(contact_ids=ids[start : start + 1000])
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def rebuild_scores(job_id: int) -> bool:
+    """Work on a score rebuild for a time budget, then queue itself again (see scoring.rebuild).
+    Safe to run twice: a second worker skips a job another one holds; a finished job does nothing."""
+    from scoring.rebuild import TASK_BUDGET_SECONDS, _enqueue, rebuild_run
+
+    more = rebuild_run(job_id=int(job_id), budget_seconds=TASK_BUDGET_SECONDS)
+    if more:
+        _enqueue(int(job_id))
+    return more
+
+
+@shared_task(ignore_result=True)
+def resume_score_rebuilds() -> int:
+    """Queue score rebuilds no worker is on (the broker was down when they were requested, a worker
+    died mid-way); they continue after their last committed batch."""
+    from scoring.rebuild import rebuild_resume
+
+    return len(rebuild_resume())

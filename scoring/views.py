@@ -436,6 +436,7 @@ SCORING_PAGES = [
     ("scoring:fit-list", gettext_lazy("Fit rules")),
     ("scoring:stages-list", gettext_lazy("Stage rules")),
     ("scoring:event-types-list", gettext_lazy("Event types")),
+    ("scoring:calibration", gettext_lazy("Calibration")),
 ]
 
 

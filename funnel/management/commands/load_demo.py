@@ -5,6 +5,7 @@ from django.db.models import Count
 
 from funnel import demo
 from funnel.models import Stage
+from scoring import demo as scoring_demo
 
 
 class Command(BaseCommand):
@@ -34,6 +35,12 @@ class Command(BaseCommand):
             f"Demo data: {result.companies_created} companies, {result.contacts_created} contacts and "
             f"{result.transitions_created} stage transitions created"
             + (" (everything was there already)." if not result.contacts_created else ".")
+        )
+        # Eighteen months of activity for the demo contacts, and their scores (see scoring.demo).
+        events = scoring_demo.load_demo_events(seed=seed)
+        self.stdout.write(
+            f"Demo activity: {events.events_created} events and {events.crossings_created} threshold "
+            "crossings created" + (", scores rebuilt." if events.rebuilt else ".")
         )
         stages = Stage.objects.order_by("position").annotate(n=Count("contacts"))
         self.stdout.write("Contacts by stage: " + ", ".join(f"{s.key} {s.n}" for s in stages))
