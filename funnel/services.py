@@ -81,6 +81,55 @@ def contact_move_stage(
     )
 
 
+@transaction.atomic
+def contact_move_stage_many(
+    *, moves: dict[int, list[tuple[Stage, str]]], reason: str = ""
+) -> list[StageTransition]:
+    """The bulk form of :func:`contact_move_stage`, for automatic rules applied to many contacts.
+
+    ``moves`` maps a contact id to its steps, in order, each ``(stage, rule name)``; every step is
+    recorded as its own transition (a contact that goes suspect → lead → prospect in one batch of
+    events passed the lead stage). Contacts are locked in id order; a step to the stage the contact
+    is already in records nothing. One UPDATE per target stage, one INSERT for all transitions.
+    """
+    if not moves:
+        return []
+    ids = sorted(moves)
+    current = dict(
+        Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "stage_id")
+    )
+    stages = {stage.pk: stage for stage in Stage.objects.all()}
+    now = timezone.now()
+    transitions: list[StageTransition] = []
+    final: dict[int, list[int]] = {}
+    for contact_id in ids:
+        if contact_id not in current:
+            continue  # deleted meanwhile
+        at = current[contact_id]
+        for stage, rule in moves[contact_id]:
+            if stage.pk == at:
+                continue
+            transitions.append(
+                StageTransition(
+                    contact_id=contact_id,
+                    from_stage=stages[at],
+                    to_stage=stages[stage.pk],
+                    rule=rule,
+                    reason=reason,
+                    at=now,
+                )
+            )
+            at = stage.pk
+        if at != current[contact_id]:
+            final.setdefault(at, []).append(contact_id)
+    for stage_id, contact_ids in final.items():
+        Contact.objects.filter(pk__in=contact_ids).update(stage_id=stage_id, updated_at=now)
+    StageTransition.objects.bulk_create(transitions)
+    for transition in transitions:
+        transaction.on_commit(partial(_announce, transition))
+    return transitions
+
+
 def default_stage() -> Stage:
     return Stage.objects.order_by("position").first()
 

@@ -118,3 +118,29 @@ def test_email_unique_case_insensitive():
     # The database constraint holds even when validation is bypassed (e.g. a race between two requests).
     with pytest.raises(IntegrityError), transaction.atomic():
         Contact.objects.create(email="ANNA@example.com", stage=stage("lead"))
+
+
+def test_move_many_records_each_step_and_announces_after_commit(django_capture_on_commit_callbacks, received):
+    from funnel.services import contact_move_stage_many
+
+    a, b = ContactFactory(), ContactFactory(stage=stage("lead"))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        transitions = contact_move_stage_many(
+            moves={
+                a.pk: [(stage("lead"), "first activity"), (stage("prospect"), "fast lane")],
+                b.pk: [(stage("lead"), "first activity")],  # already a lead: nothing recorded
+            },
+            reason="automatic rule",
+        )
+    assert received == []
+    for callback in callbacks:
+        callback()
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.stage.key, b.stage.key) == ("prospect", "lead")
+    assert [(t.from_stage.key, t.to_stage.key, t.rule) for t in transitions] == [
+        ("suspect", "lead", "first activity"),
+        ("lead", "prospect", "fast lane"),
+    ]
+    assert [(r["contact_id"], r["to_stage"]) for r in received] == [(a.pk, "lead"), (a.pk, "prospect")]
+    assert b.transitions.count() == 1
