@@ -498,7 +498,7 @@ def _rebuild_range_python(lo: int, hi: int, now: datetime) -> None:
 
     ids = list(Contact.objects.filter(pk__gt=lo, pk__lte=hi).order_by("pk").values_list("pk", flat=True))
     rules = _load_rules()
-    _ensure_scores(ids, rules)
+    _ensure_scores(ids)
     in_range = {"contact_id__gt": lo, "contact_id__lte": hi}
     for model in (ContactRuleScore, ContactTopic, RuleDayCount):
         model.objects.filter(**in_range).delete()

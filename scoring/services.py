@@ -122,7 +122,8 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
             day_used[(c, rule_id, day)] = points
     tally = _tally(rows, rules, day_used)
     _write_tally(tally)
-    new_contacts = _ensure_scores(contact_ids, rules)
+    # The score rows exist and are locked (events_apply_pending → _lock_scores); insert_only is
+    # only what a new row would need.
     _upsert_add(
         ContactScore,
         ("contact_id",),
@@ -130,8 +131,6 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
         [(c, a) for c, a in tally.acc.items()],
         insert_only={"fit_score": 0, "fit_grade": "D", "above_threshold": False},
     )
-    if new_contacts:
-        fit_recompute(contact_ids=new_contacts, rules=rules, store=False)
     crossed = _store_scores(contact_ids, rules, now)
     _apply_stage_rules(contact_ids, tally.types_seen, crossed, rules)
 
@@ -201,7 +200,7 @@ def _write_tally(tally: _Tally) -> None:
 def _lock_scores(contact_ids: list[int]) -> list[int]:
     """Create missing score rows and lock all of these contacts' rows in contact order; returns the
     ids whose row is new (their fit is not known yet)."""
-    missing = _ensure_scores(contact_ids, None)
+    missing = _ensure_scores(contact_ids)
     list(
         ContactScore.objects.select_for_update()
         .filter(contact_id__in=contact_ids)
@@ -211,7 +210,7 @@ def _lock_scores(contact_ids: list[int]) -> list[int]:
     return missing
 
 
-def _ensure_scores(contact_ids: list[int], rules: _Rules) -> list[int]:
+def _ensure_scores(contact_ids: list[int]) -> list[int]:
     """Create missing ContactScore rows; returns the ids that had none (their fit is not known yet)."""
     existing = set(
         ContactScore.objects.filter(contact_id__in=contact_ids).values_list("contact_id", flat=True)
@@ -384,7 +383,7 @@ def fit_recompute(
     """Recompute fit score and grade of these contacts (and, with ``store``, their stored scores)."""
     rules = rules or _load_rules()
     contact_ids = list(contact_ids)
-    _ensure_scores(contact_ids, rules)
+    _ensure_scores(contact_ids)
     contacts = Contact.objects.filter(pk__in=contact_ids).select_related("company").prefetch_related("tags")
     states = {s.contact_id: s for s in ContactScore.objects.filter(contact_id__in=contact_ids)}
     for contact in contacts:
