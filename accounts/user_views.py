@@ -23,7 +23,8 @@ from accounts import roles, selectors, services
 from accounts.decorators import role_required
 from accounts.forms import ROLE_CHOICES, UserCreateForm, UserRolesForm
 from accounts.models import ApiToken
-from funnel.views.contacts import SEARCH_MAX_LENGTH, paginate, render_page, wants_fragment
+from config.web import add_service_errors, paginate, render_page, wants_fragment
+from funnel.views.contacts import SEARCH_MAX_LENGTH
 
 ROLE_LABELS = dict(ROLE_CHOICES)
 ROLE_BADGES = {roles.SALES: "badge-blue", roles.MARKETING: "badge-green", roles.ADMIN: "badge-amber"}
@@ -58,7 +59,7 @@ def user_create(request):
         try:
             account = services.user_create(by=request.user, **form.service_kwargs())
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("User “%(username)s” created.") % {"username": account.username})
             return redirect("user-detail", pk=account.pk)
@@ -93,7 +94,7 @@ def user_roles(request, pk: int):
         try:
             services.user_set_roles(user=account, roles=form.cleaned_data["roles"], by=request.user)
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
     if form.errors:
         if fragment:
             # 200, because HTMX does not swap error responses and the error must be shown.
@@ -175,13 +176,6 @@ def detail_context(request, account, *, roles_form=None) -> dict:
         "tokens": list(selectors.user_tokens(user=account)),
         "is_self": account.pk == request.user.pk,
     }
-
-
-def add_errors(form, exc: ValidationError) -> None:
-    """Put a service's errors on the form: on the field of that name, else on the whole form."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for name, texts in errors.items():
-        form.add_error(name if name in form.fields else None, texts)
 
 
 # --- List filters --------------------------------------------------------------------------------

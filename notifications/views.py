@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
 from accounts.decorators import role_required
-from funnel.views.contacts import paginate, render_page, wants_fragment
+from config.web import paginate, render_page, wants_fragment
 from notifications import selectors, services
 
 # Everyone with a role gets notifications (the owner of a contact may be sales, marketing or admin).

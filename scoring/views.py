@@ -25,7 +25,6 @@ from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -33,6 +32,7 @@ from django_htmx.http import reswap, retarget
 
 from accounts import roles
 from accounts.decorators import role_required
+from config.web import add_service_errors, vary_on_htmx, wants_fragment
 from scoring import rebuild, rules
 from scoring.forms import (
     FIT_VALUE_HELP,
@@ -154,7 +154,9 @@ def settings_edit(request):
             return redirect(reverse("scoring:overview") + "#settings")
         form = ScoringSettingsForm(instance=current) if request.GET.get("edit") == "1" else None
         template = "scoring/_settings.html" if fragment else "scoring/overview.html"
-        return _vary(render(request, template, _overview_context(settings=current, settings_form=form)))
+        return vary_on_htmx(
+            render(request, template, _overview_context(settings=current, settings_form=form))
+        )
 
     # The form validates a copy: the service compares the stored values with the new ones.
     form = ScoringSettingsForm(request.POST, instance=copy.copy(current))
@@ -163,7 +165,7 @@ def settings_edit(request):
         try:
             saved = rules.settings_update(by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         except ValueError as exc:
             form.add_error(None, _(str(exc)))
     if form.errors:
@@ -186,7 +188,7 @@ def rebuild_progress(request):
     """The rebuild section alone: HTMX polls it every 2 s while a rebuild is pending or running."""
     if not wants_fragment(request):
         return redirect(reverse("scoring:overview") + "#rebuild")
-    return _vary(render(request, "scoring/_rebuild.html", rebuild_context()))
+    return vary_on_htmx(render(request, "scoring/_rebuild.html", rebuild_context()))
 
 
 # --- Rule pages ----------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ def rule_add(request, kind: Kind):
         try:
             item = rules.rule_create(model=kind.model, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         except ValueError as exc:
             form.add_error(None, _(str(exc)))
     if item is None:
@@ -243,7 +245,7 @@ def rule_row(request, kind: Kind, pk: int):
     item = get_object_or_404(kind.queryset(), pk=pk)
     if not wants_fragment(request):
         return redirect(_row_anchor(kind, item))
-    return _vary(render_row(request, kind, item))
+    return vary_on_htmx(render_row(request, kind, item))
 
 
 @role_required(roles.EDIT_FUNNEL)
@@ -256,7 +258,7 @@ def rule_edit(request, kind: Kind, pk: int):
     if request.method == "GET":
         form = kind.edit_form(instance=copy.copy(item), prefix=_prefix(kind, item), form_id=form_id)
         if fragment:
-            return _vary(render_row(request, kind, item, form=form))
+            return vary_on_htmx(render_row(request, kind, item, form=form))
         return render(request, kind.template, _list_context(request, kind, editing=item, form=form))
 
     # The form validates a copy, so that the service still sees the stored values and knows what changed.
@@ -266,7 +268,7 @@ def rule_edit(request, kind: Kind, pk: int):
         try:
             rules.rule_update(instance=item, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            add_errors(form, exc)
+            add_service_errors(form, exc)
         except ValueError as exc:
             form.add_error(None, _(str(exc)))
     if form.errors:
@@ -410,24 +412,6 @@ def _prefix(kind: Kind, item) -> str:
 
 def _row_anchor(kind: Kind, item) -> str:
     return f"{reverse(kind.url('list'))}#{kind.slug}-{item.pk}"
-
-
-def add_errors(form, exc: ValidationError) -> None:
-    """Put a service's errors on the form: on the field of that name, else on the whole form."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for name, texts in errors.items():
-        form.add_error(name if name in form.fields else None, texts)
-
-
-def wants_fragment(request) -> bool:
-    """True for HTMX requests that swap part of a page (not a boosted link or a history restore)."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def _vary(response: HttpResponse) -> HttpResponse:
-    patch_vary_headers(response, ("HX-Request",))
-    return response
 
 
 SCORING_PAGES = [

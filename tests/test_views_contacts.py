@@ -198,7 +198,7 @@ def test_page_past_the_end_is_not_an_error(client):
 def test_count_is_capped(client, monkeypatch):
     from funnel.views import contacts as views
 
-    monkeypatch.setattr(views, "COUNT_CAP", 3)
+    monkeypatch.setattr("config.web.COUNT_CAP", 3)
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     ContactFactory.create_batch(5)
     response = client.get(LIST_URL)

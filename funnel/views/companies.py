@@ -15,10 +15,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import roles
 from accounts.decorators import role_required
+from config.web import add_service_errors, paginate, render_page
 from funnel import selectors, services
 from funnel.forms import CompanyForm, company_ref
 from funnel.models import Company
-from funnel.views.contacts import SEARCH_MAX_LENGTH, paginate, render_page
+from funnel.views.contacts import SEARCH_MAX_LENGTH
 
 COMPANY_SUGGESTIONS = 20
 
@@ -128,7 +129,5 @@ def _save(form, write):
     try:
         return write({name: form.cleaned_data[name] for name in form.Meta.fields})
     except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-        for name, messages_ in errors.items():
-            form.add_error(name if name in form.fields else None, messages_)
+        add_service_errors(form, exc)
     return None

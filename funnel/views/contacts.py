@@ -8,7 +8,6 @@ view renders either (see :func:`render_page`). All writes go through ``funnel.se
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
 from django.contrib import messages
@@ -18,12 +17,12 @@ from django.db.models import Count, Subquery
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import roles
 from accounts.decorators import role_required
+from config.web import add_service_errors, page_number, paginate, render_page, vary_on_htmx, wants_fragment
 from funnel import selectors, services
 from funnel.forms import CONTACT_ORDERING_LABELS, ContactForm, StageMoveForm, assignable_users
 from funnel.models import Contact, Stage, Tag
@@ -31,10 +30,6 @@ from scoring import selectors as scoring_selectors
 from scoring.models import TOPIC_MAX_LENGTH, ContactTopic, ScoringSettings, ThresholdCrossing
 
 PAGE_SIZE = 50
-# Counting a filtered list stops here: "more than 10,000" is as useful as the exact figure and keeps a
-# broad filter over a million contacts from scanning them all just to print a number.
-COUNT_CAP = 10_000
-MAX_PAGE = 1_000_000
 SEARCH_MAX_LENGTH = 200
 TAG_SUGGESTIONS = 200
 TOPIC_SUGGESTIONS = 50
@@ -64,7 +59,7 @@ def contact_list(request):
         topic=filters.topic,
         ordering=filters.ordering,
     )
-    page = paginate(contacts, request.GET.get("page"))
+    page = paginate(contacts, request.GET.get("page"), page_size=PAGE_SIZE)
     context = {
         "filters": filters,
         "page": page,
@@ -90,15 +85,11 @@ def contact_detail(request, pk: int):
     if wants_fragment(request) and "activity_page" in request.GET:
         contact = get_object_or_404(Contact.objects.only("pk"), pk=pk)
         context = {"contact": contact, "timeline": timeline_page(contact, request.GET["activity_page"])}
-        response = render(request, "funnel/_contact_timeline.html", context)
-        patch_vary_headers(response, ("HX-Request",))
-        return response
+        return vary_on_htmx(render(request, "funnel/_contact_timeline.html", context))
     contact = get_object_or_404(selectors.contact_queryset(), pk=pk)
     context = detail_context(contact)
     context.update(scoring_context(contact, activity_page=request.GET.get("activity_page")))
-    response = render(request, "funnel/contact_detail.html", context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return vary_on_htmx(render(request, "funnel/contact_detail.html", context))
 
 
 @role_required(roles.WORK_CONTACTS)
@@ -187,21 +178,6 @@ urlpatterns = [
 # --- Rendering -----------------------------------------------------------------------------------
 
 
-def wants_fragment(request) -> bool:
-    """True for HTMX requests that swap part of a page. A history restore (HTMX's cache missed after
-    "back") and a boosted link need the full page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def render_page(request, template: str, fragment: str, context: dict, status: int = 200):
-    """The full page, or for HTMX only the fragment it includes. The URL is the same, so caches must
-    keep the two apart (Vary)."""
-    response = render(request, fragment if wants_fragment(request) else template, context, status=status)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
-
-
 def detail_context(contact: Contact, **extra) -> dict:
     context = {
         "contact": contact,
@@ -256,7 +232,7 @@ class Timeline:
 def timeline_page(contact: Contact, page_param) -> Timeline:
     """One page of the contact's events, newest first. One query: a row more than the page tells
     whether there is a next one, and "Load more" needs no total."""
-    number = _page_number(page_param)
+    number = page_number(page_param)
     offset = (number - 1) * TIMELINE_PAGE_SIZE
     rows = list(scoring_selectors.contact_events(contact=contact)[offset : offset + TIMELINE_PAGE_SIZE + 1])
     events = rows[:TIMELINE_PAGE_SIZE]
@@ -307,9 +283,7 @@ def _save(form, write):
     try:
         return write(form.service_kwargs())
     except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-        for name, messages_ in errors.items():
-            form.add_error(name if name in form.fields else None, messages_)
+        add_service_errors(form, exc)
     except IntegrityError:
         form.add_error("email", _("A contact with this email address already exists."))
     return None
@@ -390,70 +364,3 @@ def parse_contact_filters(params, *, stages: list[Stage], owners: list) -> Conta
 
 
 # --- Pagination ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Page:
-    items: list
-    number: int
-    page_size: int
-    has_next: bool
-    total: int | None  # None: more than COUNT_CAP
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def previous_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_number(self) -> int:
-        return self.number + 1
-
-    @property
-    def num_pages(self) -> int | None:
-        if self.total is None:
-            return None
-        return max(1, math.ceil(self.total / self.page_size))
-
-    @property
-    def start_index(self) -> int:
-        return (self.number - 1) * self.page_size + 1 if self.items else 0
-
-    @property
-    def end_index(self) -> int:
-        return (self.number - 1) * self.page_size + len(self.items)
-
-    @property
-    def count_cap(self) -> int:
-        return COUNT_CAP
-
-
-def paginate(queryset, page_param, *, page_size: int | None = None) -> Page:
-    """One page of ``queryset`` by OFFSET, fetching one row more to know whether a next page exists.
-
-    The total is counted only when it is not evident from the rows fetched, and then only up to
-    COUNT_CAP, so that the page costs at most one bounded COUNT besides the rows themselves.
-    """
-    page_size = page_size or PAGE_SIZE
-    number = _page_number(page_param)
-    offset = (number - 1) * page_size
-    rows = list(queryset[offset : offset + page_size + 1])
-    has_next = len(rows) > page_size
-    items = rows[:page_size]
-    if not has_next and (items or number == 1):
-        total = offset + len(items)
-    else:
-        counted = queryset.order_by().values("pk")[: COUNT_CAP + 1].count()
-        total = counted if counted <= COUNT_CAP else None
-    return Page(items=items, number=number, page_size=page_size, has_next=has_next, total=total)
-
-
-def _page_number(value) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return 1
-    return min(max(number, 1), MAX_PAGE)

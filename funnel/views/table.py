@@ -21,6 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts import roles
 from accounts.decorators import role_required
+from config.web import wants_fragment
 from funnel.models import STAGE_TEXT_COLUMNS, Stage
 from funnel.selectors import stage_list_with_counts
 from funnel.services import stage_update_texts
@@ -41,7 +42,7 @@ def stage_row(request, pk: int):
     """The read-only row of one stage: what Esc and Cancel swap back in."""
     stages = stage_list_with_counts()
     stage = _find(stages, pk)
-    if not request.htmx:
+    if not wants_fragment(request):
         return redirect(_row_url(stage))
     return render(request, "funnel/_stage_row.html", {"stage": stage, "columns": _columns()})
 
@@ -64,7 +65,7 @@ def stage_cell_edit(request, pk: int, column: str):
             except ValidationError as exc:
                 form.add_error(column, exc.messages)
             else:
-                if not request.htmx:
+                if not wants_fragment(request):
                     messages.success(request, _("Saved."))
                     return redirect(_row_url(stage))
                 # A new name also changes the drawing and the legend above the table: send that
@@ -75,7 +76,7 @@ def stage_cell_edit(request, pk: int, column: str):
         form = StageCellForm(column, initial={column: getattr(stage, column)})
 
     editing = {"editing_stage_id": stage.pk, "editing_column": column, "form": form}
-    if request.htmx:
+    if wants_fragment(request):
         return render(request, "funnel/_stage_row.html", {"stage": stage, "columns": _columns(), **editing})
     status = 400 if form.is_bound else 200
     return render(request, "funnel/table.html", {**_page_context(stages), **editing}, status=status)
