@@ -6,7 +6,7 @@ role — an *outsider* — may log in but sees nothing.
 | role      | may                                                                  |
 |-----------|----------------------------------------------------------------------|
 | sales     | contacts, companies, stage moves                                     |
-| marketing | all of sales, plus the funnel texts (later: scoring, sequences)      |
+| marketing | all of sales, plus the funnel texts, scoring rules, nurture sequences |
 | admin     | everything, including users and API tokens                           |
 """
 
@@ -20,6 +20,8 @@ ALL_ROLES = (SALES, MARKETING, ADMIN)
 # What each capability requires; views and API permissions ask by capability, not by role name.
 WORK_CONTACTS = frozenset({SALES, MARKETING, ADMIN})
 EDIT_FUNNEL = frozenset({MARKETING, ADMIN})
+# Nurture sequences, email templates, the fast-lane settings.
+EDIT_SEQUENCES = frozenset({MARKETING, ADMIN})
 MANAGE_USERS = frozenset({ADMIN})
 
 

@@ -79,6 +79,15 @@ def env_origins(name: str) -> list[str]:
     return origins
 
 
+def env_site_url(name: str, default: str) -> str:
+    """The public base URL of this installation (``https://crm.example.com``), for links in emails."""
+    value = (env_str(name, default) or default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
+        raise ConfigError(f"{name}={value!r} is not a base URL: write it as https://host[:port].")
+    return value
+
+
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 

@@ -6,6 +6,7 @@ switch to PostgreSQL and Redis.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +21,7 @@ from config.env import (
     env_origins,
     env_rate,
     env_redis_url,
+    env_site_url,
     env_str,
     env_timezone,
 )
@@ -55,6 +57,7 @@ INSTALLED_APPS = [
     "funnel",
     "scoring",
     "nurturing",
+    "sales",
     "notifications",
 ]
 
@@ -134,6 +137,10 @@ STORAGES = {
 globals().update(env_email("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Trichter <trichter@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where recipients reach this installation: unsubscribe and click-tracking links in nurture emails.
+SITE_URL = env_site_url("SITE_URL", "http://127.0.0.1:8000")
+# The right-hand side of the Message-IDs of nurture emails (their idempotency key, see nurturing).
+TRICHTER_MAIL_DOMAIN = urlsplit(SITE_URL).hostname
 
 # Security. Production (DEBUG off) is secure by default and passes `manage.py check --deploy`;
 # a TLS-terminating proxy in front sets X-Forwarded-Proto.

@@ -486,12 +486,12 @@ def _fit_sql(fit_rules: list[FitRule]) -> tuple[str, dict]:
 
 
 def _rebuild_range_python(lo: int, hi: int, now: datetime) -> None:
+    from config.sql import upsert_add
     from scoring.services import (
         _ensure_scores,
         _load_rules,
         _store_scores,
         _tally,
-        _upsert_add,
         _write_tally,
         fit_recompute,
     )
@@ -511,7 +511,7 @@ def _rebuild_range_python(lo: int, hi: int, now: datetime) -> None:
     rows.sort(key=lambda r: (r[5], r[0]))  # in order of occurrence, as the engine sorts a batch
     tally = _tally(rows, rules, {})
     _write_tally(tally)
-    _upsert_add(
+    upsert_add(
         ContactScore,
         ("contact_id",),
         ("engagement_acc",),

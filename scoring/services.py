@@ -13,10 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.sql import update_rows, upsert_add
 from funnel.models import Contact, Stage
 from funnel.services import contact_move_stage_many
 from notifications.models import Notification
@@ -124,7 +125,7 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
     _write_tally(tally)
     # The score rows exist and are locked (events_apply_pending → _lock_scores); insert_only is
     # only what a new row would need.
-    _upsert_add(
+    upsert_add(
         ContactScore,
         ("contact_id",),
         ("engagement_acc",),
@@ -180,16 +181,16 @@ def _tally(rows, rules: _Rules, day_used: dict[tuple[int, int, object], int]) ->
 
 def _write_tally(tally: _Tally) -> None:
     """Add a tally's per-rule, per-topic and per-day numbers to the stored ones."""
-    _upsert_add(
+    upsert_add(
         ContactRuleScore,
         ("contact_id", "rule_id"),
         ("events", "acc"),
         [(*k, *v) for k, v in tally.rule.items()],
     )
-    _upsert_add(
+    upsert_add(
         ContactTopic, ("contact_id", "topic"), ("events", "acc"), [(*k, *v) for k, v in tally.topic.items()]
     )
-    _upsert_add(
+    upsert_add(
         RuleDayCount,
         ("contact_id", "rule_id", "day"),
         ("points",),
@@ -270,13 +271,13 @@ def _store_scores(
                 score=engagement + state.fit_score,
             )
         )
-    _update_rows(
+    update_rows(
         ContactScore,
         "contact_id",
         {"above_threshold": "boolean", "due_at": "timestamptz"},
         [(s.contact_id, s.above_threshold, s.due_at) for s in states],
     )
-    _update_rows(
+    update_rows(
         Contact,
         "id",
         {"engagement_score": "integer", "fit_score": "integer", "score": "integer"},
@@ -392,7 +393,7 @@ def fit_recompute(
             contact=contact, rules=rules.fit, tag_names={t.name.lower() for t in contact.tags.all()}
         )
         state.fit_grade = rules.settings.grade(state.fit_score)
-    _update_rows(
+    update_rows(
         ContactScore,
         "contact_id",
         {"fit_score": "integer", "fit_grade": "varchar"},
@@ -418,69 +419,3 @@ def scores_refresh_due(*, limit: int = 5000, now: datetime | None = None) -> int
         if due:
             _store_scores(due, _load_rules(), now)
     return len(due)
-
-
-# --- Helpers --------------------------------------------------------------------------------------
-
-
-def _upsert_add(
-    model, key_columns: tuple[str, ...], add_columns: tuple[str, ...], rows: list[tuple], insert_only=None
-) -> None:
-    """INSERT rows; where the key exists, ADD the values to the stored ones (one statement per chunk).
-    ``insert_only`` gives constant values for the other NOT NULL columns of a new row.
-
-    Rows are sorted by key so that concurrent workers lock rows in the same order (no deadlocks).
-    The same SQL runs on PostgreSQL and SQLite (≥ 3.24).
-    """
-    if not rows:
-        return
-    table = model._meta.db_table
-    insert_only = insert_only or {}
-    columns = (*key_columns, *add_columns, *insert_only)
-    rows = [(*row, *insert_only.values()) for row in rows]
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in add_columns)
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    rows = sorted(rows, key=lambda r: tuple(str(v) for v in r[: len(key_columns)]))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_sql] * len(chunk))} "
-                f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}",
-                [_adapt(v) for row in chunk for v in row],
-            )
-
-
-def _update_rows(model, key: str, columns: dict[str, str], rows: list[tuple]) -> None:
-    """``UPDATE table SET col = v.col … FROM (VALUES …) v WHERE table.key = v.key`` in chunks.
-
-    Django's ``bulk_update`` builds a CASE expression per row and column, which cost ~2 s of Python
-    per 2,000 contacts; this is one plain statement per chunk. ``columns`` maps each column to its
-    PostgreSQL type (VALUES rows are untyped there); SQLite (≥ 3.33) needs no casts.
-    """
-    if not rows:
-        return
-    table = model._meta.db_table
-    pg = connection.vendor == "postgresql"
-    names = [key, *columns]
-    sets = ", ".join(f"{c} = v.{c}" + (f"::{t}" if pg else "") for c, t in columns.items())
-    rows = sorted(rows, key=lambda r: r[0])  # lock rows in key order in every worker
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start : start + 1000]
-            values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(chunk))
-            if pg:
-                sql = f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v({', '.join(names)}) "
-                sql += f"WHERE {table}.{key} = v.{key}"
-            else:
-                sql = f"WITH v({', '.join(names)}) AS (VALUES {values}) UPDATE {table} SET {sets} FROM v "
-                sql += f"WHERE {table}.{key} = v.{key}"
-            cursor.execute(sql, [_adapt(v) for row in chunk for v in row])
-
-
-def _adapt(value):
-    if isinstance(value, datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    if hasattr(value, "isoformat"):
-        return connection.ops.adapt_datefield_value(value)
-    return value

@@ -1,0 +1,168 @@
+"""Nurture emails: personalisation, tracked links and the signed unsubscribe link.
+
+Personalisation is a fixed set of placeholders, ``{{ first_name }}`` and the like, replaced by plain
+text — not a template language: marketing's text cannot reach anything but these values, and in the
+HTML body every value is escaped. Links (``href="https://…"`` in HTML, bare ``https://…`` in text) are
+rewritten to this installation's click-tracking redirect, which records a ``newsletter_click`` event
+and forwards to the original address.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from funnel.models import Contact
+from nurturing.models import EmailTemplate
+
+PLACEHOLDERS = {
+    "first_name": gettext_lazy("the contact's first name"),
+    "last_name": gettext_lazy("the contact's last name"),
+    "full_name": gettext_lazy("first and last name"),
+    "email": gettext_lazy("the contact's email address"),
+    "company": gettext_lazy("the company's name"),
+    "owner": gettext_lazy("the owner's name"),
+    "owner_email": gettext_lazy("the owner's email address"),
+    "unsubscribe_url": gettext_lazy("the personal unsubscribe link"),
+}
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_]+)\s*\}\}")
+_ANY_BRACES = re.compile(r"\{\{.*?\}\}", re.S)
+_HREF = re.compile(r"""(href\s*=\s*)(["'])(https?://[^"']+)\2""", re.I)
+_TEXT_URL = re.compile(r"""https?://[^\s<>"')\]]+""")
+
+UNSUBSCRIBE_SALT = "nurturing.unsubscribe"
+CLICK_SALT = "nurturing.click"
+
+
+@dataclass(frozen=True)
+class Composed:
+    subject: str
+    body_text: str
+    body_html: str
+
+
+def template_problems(template: EmailTemplate) -> dict[str, list[str]]:
+    """Unknown placeholders per field (a typo would otherwise reach the recipient as ``{{ frist }}``)."""
+    problems: dict[str, list[str]] = {}
+    for name in ("subject", "body_text", "body_html"):
+        text = getattr(template, name) or ""
+        unknown = []
+        for match in _ANY_BRACES.finditer(text):
+            inner = _PLACEHOLDER.fullmatch(match.group(0))
+            if inner is None or inner.group(1) not in PLACEHOLDERS:
+                unknown.append(match.group(0))
+        if unknown:
+            problems[name] = [
+                _("Unknown placeholder %(found)s. Known: %(known)s.")
+                % {
+                    "found": ", ".join(sorted(set(unknown))),
+                    "known": ", ".join(f"{{{{ {p} }}}}" for p in PLACEHOLDERS),
+                }
+            ]
+    if "{{ unsubscribe_url }}" not in _normalise(template.body_text or ""):
+        problems.setdefault("body_text", []).append(
+            _("The text body must contain {{ unsubscribe_url }}: every nurture email offers a way out.")
+        )
+    return problems
+
+
+def _normalise(text: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: "{{ " + m.group(1) + " }}", text)
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def unsubscribe_token(contact_id: int) -> str:
+    return signing.dumps(contact_id, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_contact_id(token: str) -> int | None:
+    """The contact of an unsubscribe token, or None when it is forged or damaged. No expiry: an
+    unsubscribe link in an old email must still work."""
+    try:
+        value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def unsubscribe_url(contact_id: int) -> str:
+    return absolute(reverse("nurturing:unsubscribe", args=[unsubscribe_token(contact_id)]))
+
+
+def click_token(*, contact_id: int, key: str, url: str) -> str:
+    return signing.dumps({"c": contact_id, "k": key, "u": url}, salt=CLICK_SALT, compress=True)
+
+
+def click_target(token: str) -> dict | None:
+    """``{"c": contact id, "k": email key, "u": url}`` of a click token, or None when forged."""
+    try:
+        value = signing.loads(token, salt=CLICK_SALT)
+    except signing.BadSignature:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("c"), int) and isinstance(value.get("u"), str)):
+        return None
+    if not value["u"].lower().startswith(("http://", "https://")):
+        return None  # never an open redirect to javascript: or data:
+    return value
+
+
+def click_url(*, contact_id: int, key: str, url: str) -> str:
+    return absolute(reverse("nurturing:click", args=[click_token(contact_id=contact_id, key=key, url=url)]))
+
+
+def _values(contact: Contact) -> dict[str, str]:
+    owner = contact.owner
+    return {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "full_name": contact.full_name,
+        "email": contact.email or "",
+        "company": contact.company.name if contact.company_id else "",
+        "owner": (owner.get_full_name() or owner.get_username()) if owner else "",
+        "owner_email": owner.email if owner else "",
+        "unsubscribe_url": unsubscribe_url(contact.pk),
+    }
+
+
+def compose(template: EmailTemplate, contact: Contact, *, key: str, track: bool = True) -> Composed:
+    """The personalised email for one contact; ``key`` names this send (it goes into tracked links).
+    ``contact`` should come with ``company`` and ``owner`` selected."""
+    values = _values(contact)
+    unsubscribe = values["unsubscribe_url"]
+
+    def track_url(url: str) -> str:
+        if not track or url == unsubscribe or url.startswith(settings.SITE_URL + "/n/"):
+            return url
+        return click_url(contact_id=contact.pk, key=key, url=url)
+
+    def fill(text: str, *, html: bool) -> str:
+        def one(match: re.Match) -> str:
+            value = values.get(match.group(1), "")
+            return escape(value) if html else value
+
+        return _PLACEHOLDER.sub(one, text)
+
+    subject = " ".join(fill(template.subject, html=False).split())  # no header injection by newlines
+    text = _TEXT_URL.sub(lambda m: track_url(m.group(0)), template.body_text)
+    text = fill(text, html=False)
+    html = ""
+    if template.body_html:
+        html = _HREF.sub(
+            lambda m: (
+                f"{m.group(1)}{m.group(2)}{escape(track_url(html_lib.unescape(m.group(3))))}{m.group(2)}"
+            ),
+            template.body_html,
+        )
+        html = fill(html, html=True)
+    return Composed(subject=subject[:300], body_text=text, body_html=html)
