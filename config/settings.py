@@ -141,6 +141,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = env_site_url("SITE_URL", "http://127.0.0.1:8000")
 # The right-hand side of the Message-IDs of nurture emails (their idempotency key, see nurturing).
 TRICHTER_MAIL_DOMAIN = urlsplit(SITE_URL).hostname
+# A nurture email marked "sending" longer than this is taken as interrupted and sent again (with the
+# same Message-ID); longer than any SMTP timeout.
+NURTURE_SEND_LEASE_SECONDS = env_int("NURTURE_SEND_LEASE_SECONDS", 600, minimum=1, maximum=86400)
 
 # Security. Production (DEBUG off) is secure by default and passes `manage.py check --deploy`;
 # a TLS-terminating proxy in front sets X-Forwarded-Proto.
@@ -228,7 +231,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    # Folds the trigger-written stage count deltas into one row per stage (see funnel.StageCountDelta).
     # Applies stored events that no task applied yet (the broker was down, a worker died).
     "scoring-sweep-pending-events": {
         "task": "scoring.tasks.apply_pending_events",
@@ -247,10 +249,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Folds the trigger-written stage count deltas into one row per stage (see funnel.StageCountDelta).
     "funnel-compact-stage-counts": {
         "task": "funnel.tasks.compact_stage_counts",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Runs nurture steps whose time has come (waits, send windows, retries); new enrollments and woken
+    # waits also queue a run at once. The schedule itself is rows in the database (nurturing.engine).
+    "nurturing-run-due-steps": {
+        "task": "nurturing.tasks.run_due_steps",
+        "schedule": 10.0,
+        "options": {"expires": 9},
+    },
+    # Sends queued nurture emails and retries failed sends (nurturing.delivery).
+    "nurturing-deliver-emails": {
+        "task": "nurturing.tasks.deliver_emails",
+        "schedule": 30.0,
+        "options": {"expires": 25},
     },
 }
 

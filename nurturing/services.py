@@ -572,7 +572,7 @@ def _sales_users():
     return get_user_model().objects.filter(is_active=True, groups__name=SALES).order_by("pk")
 
 
-def _assign_owner(contact_id: int) -> int | None:
+def contact_assign_owner(*, contact_id: int) -> int | None:
     """An owner for an unowned contact, by the configured policy; None when there is nobody."""
     settings_row = NurtureSettings.objects.select_for_update().filter(pk=1).first() or NurtureSettings.load()
     if (
@@ -612,7 +612,7 @@ def fast_lane(*, contact_id: int, event_id: int, type_name: str, now: datetime |
     if contact is None:
         return None
     enrollments_exit(reason=Enrollment.ExitReason.FAST_LANE, contact_ids=[contact_id], now=now)
-    owner_id = contact.owner_id or _assign_owner(contact_id)
+    owner_id = contact.owner_id or contact_assign_owner(contact_id=contact_id)
     hours = NurtureSettings.load().fast_lane_response_hours
     name = str(contact)
     task = Task(

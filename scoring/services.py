@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -36,6 +37,7 @@ from scoring.models import (
     StageRule,
     ThresholdCrossing,
 )
+from scoring.signals import events_applied, scores_changed
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,9 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
     )
     crossed = _store_scores(contact_ids, rules, now)
     _apply_stage_rules(contact_ids, tally.types_seen, crossed, rules)
+    transaction.on_commit(
+        partial(events_applied.send, sender=Event, events=[(r[0], r[1], r[2], r[3]) for r in rows])
+    )
 
 
 @dataclass
@@ -285,6 +290,9 @@ def _store_scores(
     )
     if crossings:
         _record_crossings(crossings)
+    if record_crossings and states:
+        ids = [s.contact_id for s in states]
+        transaction.on_commit(partial(scores_changed.send, sender=ContactScore, contact_ids=ids))
     return above
 
 

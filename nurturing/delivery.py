@@ -1,0 +1,135 @@
+"""Sending the outbox (nurturing.models.OutboundEmail) through Django's email backend.
+
+Two phases per batch, each its own transaction: claim due rows (``SKIP LOCKED``) and mark them
+*sending*; then send each and mark it *sent* (or schedule a retry, or fail it) right away. The
+provider is never called inside an open transaction, so a slow SMTP server holds no locks, and a
+rolled-back transaction can never have sent anything.
+
+A worker killed between a send and its *sent* mark leaves a *sending* row. After ``LEASE`` it is sent
+again with the same Message-ID (``OutboundEmail.key``), by which receiving servers recognise the
+duplicate; ``attempts`` shows it happened. That window is one send long.
+
+Consent is checked again at sending time: a contact who unsubscribed after the step ran gets nothing
+(the row becomes *suppressed*).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from funnel.models import Contact
+from nurturing import emails
+from nurturing.models import OutboundEmail
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+# How long a *sending* row is left alone before it counts as interrupted
+# (settings.NURTURE_SEND_LEASE_SECONDS).
+LEASE = timedelta(seconds=settings.NURTURE_SEND_LEASE_SECONDS)
+MAX_ATTEMPTS = 6  # retries after 1, 4, 16, 64, 256 minutes, then failed
+
+
+def deliver(*, limit: int = BATCH, now: datetime | None = None) -> int:
+    """Send up to ``limit`` due emails; returns how many were claimed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            OutboundEmail.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(state=OutboundEmail.State.QUEUED, next_attempt_at__lte=now)
+                | Q(state=OutboundEmail.State.SENDING, sending_since__lte=now - LEASE)
+            )
+            .order_by("next_attempt_at", "id")[:limit]
+        )
+        if not rows:
+            return 0
+        consenting = set(
+            Contact.objects.filter(
+                pk__in={r.contact_id for r in rows if r.contact_id}, consent_email=True
+            ).values_list("pk", flat=True)
+        )
+        suppressed = [r.pk for r in rows if r.contact_id not in consenting]
+        rows = [r for r in rows if r.contact_id in consenting]
+        if suppressed:
+            OutboundEmail.objects.filter(pk__in=suppressed).update(state=OutboundEmail.State.SUPPRESSED)
+        for row in rows:
+            row.attempts += 1
+        OutboundEmail.objects.filter(pk__in=[r.pk for r in rows]).update(
+            state=OutboundEmail.State.SENDING, sending_since=now, attempts=F("attempts") + 1
+        )
+    if rows:
+        _send(rows)
+    return len(rows) + len(suppressed)
+
+
+def _send(rows: list[OutboundEmail]) -> None:
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as exc:  # noqa: BLE001 — provider down: every row is retried later
+        for row in rows:
+            _failed(row, exc, permanent=False)
+        return
+    try:
+        for row in rows:
+            try:
+                connection.send_messages([_message(row, connection)])
+            except smtplib.SMTPRecipientsRefused as exc:
+                _failed(row, exc, permanent=True)  # the address is refused: retrying will not help
+            except Exception as exc:  # noqa: BLE001
+                _failed(
+                    row,
+                    exc,
+                    permanent=isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500,
+                )
+            else:
+                OutboundEmail.objects.filter(pk=row.pk).update(
+                    state=OutboundEmail.State.SENT, sent_at=timezone.now(), last_error=""
+                )
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001
+            logger.warning("Closing the email connection failed", exc_info=True)
+
+
+def _message(row: OutboundEmail, connection) -> EmailMultiAlternatives:
+    unsubscribe = emails.unsubscribe_url(row.contact_id)
+    message = EmailMultiAlternatives(
+        subject=row.subject,
+        body=row.body_text,
+        to=[row.to],
+        connection=connection,
+        headers={
+            "Message-ID": row.message_id,
+            # RFC 8058 one-click unsubscribe: mail clients POST to the link.
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    if row.body_html:
+        message.attach_alternative(row.body_html, "text/html")
+    return message
+
+
+def _failed(row: OutboundEmail, exc: Exception, *, permanent: bool) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        logger.warning("Nurture email %s failed for good: %s", row.key, error)
+        OutboundEmail.objects.filter(pk=row.pk).update(state=OutboundEmail.State.FAILED, last_error=error)
+        return
+    OutboundEmail.objects.filter(pk=row.pk).update(
+        state=OutboundEmail.State.QUEUED,
+        last_error=error,
+        sending_since=None,
+        next_attempt_at=timezone.now() + timedelta(minutes=4 ** (row.attempts - 1)),
+    )
