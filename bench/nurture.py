@@ -7,8 +7,9 @@ solo``: one process) on Redis, queues the engine and the outbox, and waits until
 
 - *throughput*: steps/s of the engine (each enrollment runs two steps: the email is queued, the wait
   starts) and emails/s of the delivery, the worker using Django's locmem email backend;
-- *fault*: the same drain, but the worker is killed with SIGKILL once about ``--kill-at`` of the steps
-  ran, and a new one started; the worker sends through a backend that appends each Message-ID to a
+- *fault*: the same drain, but the worker is killed with SIGKILL twice — once when about ``--kill-at``
+  of the steps ran, once when that share of the emails was sent — and a new one started each time;
+  the worker sends through a backend that appends each Message-ID to a
   file, so duplicates and missing emails are counted where the recipient would see them.
 
 Both runs check: one step run per (enrollment, tick), one outbox email per enrollment, every email sent.
@@ -209,15 +210,18 @@ def _run(args, env, *, email_url: str | None, kill_at: float | None) -> dict:
     started = time.perf_counter()
     _kick()
     steps_done_at = sent_done_at = None
-    killed = None
+    killed = []
     while True:
         time.sleep(0.25)
         steps, sent, due = _state()
         now = time.perf_counter() - started
-        if kill_at and killed is None and steps >= kill_at * expected_steps:
+        # Kill once while the engine runs steps, once while the outbox is being sent.
+        engine_kill = not killed and steps >= kill_at * expected_steps if kill_at else False
+        delivery_kill = len(killed) == 1 and sent >= kill_at * n if kill_at else False
+        if engine_kill or delivery_kill:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
-            killed = {"at_s": round(now, 2), "steps_done": steps, "sent": sent}
+            killed.append({"at_s": round(now, 2), "steps_done": steps, "sent": sent})
             print(f"SIGKILL after {now:.1f} s: {steps:,} steps, {sent:,} emails sent", flush=True)
             worker = _worker(env, email_url, log, maillog)
             time.sleep(3)

@@ -9,6 +9,7 @@ and forwards to the original address.
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 from dataclasses import dataclass
@@ -83,21 +84,32 @@ def absolute(path: str) -> str:
 
 
 def unsubscribe_token(contact_id: int) -> str:
-    return signing.dumps(contact_id, salt=UNSUBSCRIBE_SALT)
+    # A plain signed id (not signing.dumps): every email carries one, and this is ~10× cheaper.
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(str(contact_id))
 
 
 def unsubscribe_contact_id(token: str) -> int | None:
     """The contact of an unsubscribe token, or None when it is forged or damaged. No expiry: an
     unsubscribe link in an old email must still work."""
     try:
-        value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token)
     except signing.BadSignature:
         return None
-    return value if isinstance(value, int) else None
+    return int(value) if value.isdigit() else None
+
+
+@functools.cache
+def _route(name: str) -> tuple[str, str]:
+    """The absolute URL of route ``name`` around its token, resolved once (``reverse`` per link cost
+    more than the rest of an email's composition)."""
+    marker = "TOKEN"
+    head, _marker, tail = absolute(reverse(name, args=[marker])).rpartition(marker)
+    return head, tail
 
 
 def unsubscribe_url(contact_id: int) -> str:
-    return absolute(reverse("nurturing:unsubscribe", args=[unsubscribe_token(contact_id)]))
+    head, tail = _route("nurturing:unsubscribe")
+    return head + unsubscribe_token(contact_id) + tail
 
 
 def click_token(*, contact_id: int, key: str, url: str) -> str:
@@ -118,7 +130,8 @@ def click_target(token: str) -> dict | None:
 
 
 def click_url(*, contact_id: int, key: str, url: str) -> str:
-    return absolute(reverse("nurturing:click", args=[click_token(contact_id=contact_id, key=key, url=url)]))
+    head, tail = _route("nurturing:click")
+    return head + click_token(contact_id=contact_id, key=key, url=url) + tail
 
 
 def _values(contact: Contact) -> dict[str, str]:
@@ -141,10 +154,14 @@ def compose(template: EmailTemplate, contact: Contact, *, key: str, track: bool 
     values = _values(contact)
     unsubscribe = values["unsubscribe_url"]
 
+    tracked: dict[str, str] = {}  # the same link in the text and the HTML body: one token
+
     def track_url(url: str) -> str:
         if not track or url == unsubscribe or url.startswith(settings.SITE_URL + "/n/"):
             return url
-        return click_url(contact_id=contact.pk, key=key, url=url)
+        if url not in tracked:
+            tracked[url] = click_url(contact_id=contact.pk, key=key, url=url)
+        return tracked[url]
 
     def fill(text: str, *, html: bool) -> str:
         def one(match: re.Match) -> str:

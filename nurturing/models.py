@@ -234,11 +234,9 @@ class Step(models.Model):
         verbose_name = _("step")
         verbose_name_plural = _("steps")
         constraints = [
-            models.UniqueConstraint(
-                fields=["sequence", "position"],
-                name="step_position_unique",
-                deferrable=models.Deferrable.DEFERRED,  # reordering swaps positions in one transaction
-            )
+            # Renumbering parks steps in a high range first (nurturing.services._shift), so the
+            # constraint holds after every statement — SQLite has no deferred constraints.
+            models.UniqueConstraint(fields=["sequence", "position"], name="step_position_unique"),
         ]
 
     def __str__(self):

@@ -222,11 +222,18 @@ def sequence_deactivate(*, sequence: Sequence) -> Sequence:
     return sequence
 
 
+@transaction.atomic
 def sequence_delete(*, sequence: Sequence) -> None:
     if sequence.active:
         raise ValidationError(_("Deactivate the sequence before deleting it."))
     if sequence.enrollments.filter(state=Enrollment.State.ACTIVE).exists():
         raise ValidationError(_("Contacts are still in this sequence; end their enrollments first."))
+    # Finished enrollments may still point at a step, and branches at other steps: both PROTECT,
+    # which blocks the cascade even though those rows go too.
+    Enrollment.objects.filter(sequence=sequence, step__isnull=False).update(step=None)
+    Step.objects.filter(sequence=sequence).filter(
+        Q(yes_step__isnull=False) | Q(no_step__isnull=False)
+    ).update(yes_step=None, no_step=None)
     sequence.delete()
 
 
@@ -338,9 +345,7 @@ def step_save(*, sequence: Sequence, step: Step | None = None, position: int | N
             step.position = len(steps) + 1
         else:
             step.position = max(1, int(position))
-            Step.objects.filter(sequence=sequence, position__gte=step.position).update(
-                position=F("position") + 1
-            )
+            _shift(sequence, from_position=step.position, by=1)
             for other in steps:
                 if other.position >= step.position:
                     other.position += 1
@@ -361,6 +366,21 @@ def step_save(*, sequence: Sequence, step: Step | None = None, position: int | N
     return step
 
 
+# (sequence, position) is unique and checked row by row, so renumbering goes through a parking range
+# far above any real position: first every affected step moves up there, then to its new place.
+_PARKING = 1_000_000
+
+
+def _shift(sequence: Sequence, *, from_position: int, by: int) -> None:
+    """Add ``by`` to the positions from ``from_position`` on (``by=0`` parks them for a reorder)."""
+    affected = Step.objects.filter(sequence=sequence, position__gte=from_position, position__lt=_PARKING)
+    affected.update(position=F("position") + _PARKING)
+    if by:
+        Step.objects.filter(sequence=sequence, position__gte=_PARKING).update(
+            position=F("position") - _PARKING + by
+        )
+
+
 @transaction.atomic
 def step_delete(*, step: Step) -> None:
     sequence = Sequence.objects.select_for_update().get(pk=step.sequence_id)
@@ -372,7 +392,7 @@ def step_delete(*, step: Step) -> None:
     Enrollment.objects.filter(step=step).update(step=None)
     position = step.position
     step.delete()
-    Step.objects.filter(sequence=sequence, position__gt=position).update(position=F("position") - 1)
+    _shift(sequence, from_position=position + 1, by=-1)
     _check_still_valid(sequence)
 
 
@@ -387,7 +407,7 @@ def step_move(*, step: Step, position: int) -> Step:
     for index, item in enumerate(ordered, start=1):
         if item.position != index:
             item.position = index
-    # The unique (sequence, position) constraint is deferred: the swaps are checked at commit.
+    _shift(sequence, from_position=1, by=0)  # out of the way of the unique (sequence, position)
     Step.objects.bulk_update(ordered, ["position"])
     for item in ordered:
         try:

@@ -5,6 +5,7 @@ from django.db.models import Count
 
 from funnel import demo
 from funnel.models import Stage
+from nurturing import demo as nurturing_demo
 from scoring import demo as scoring_demo
 
 
@@ -41,6 +42,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo activity: {events.events_created} events and {events.crossings_created} threshold "
             "crossings created" + (", scores rebuilt." if events.rebuilt else ".")
+        )
+        nurture = nurturing_demo.load_demo_nurturing()
+        self.stdout.write(
+            f"Demo nurturing: {nurture.sequences_created} sequences, {nurture.enrolled} contacts enrolled, "
+            f"{nurture.tasks_created} fast-lane tasks created."
         )
         stages = Stage.objects.order_by("position").annotate(n=Count("contacts"))
         self.stdout.write("Contacts by stage: " + ", ".join(f"{s.key} {s.n}" for s in stages))
