@@ -533,6 +533,8 @@ def enrollments_exit(
     return qs.update(
         state=Enrollment.State.EXITED,
         exit_reason=reason,
+        step=None,
+        waiting_since=None,
         next_run_at=None,
         finished_at=now or timezone.now(),
     )

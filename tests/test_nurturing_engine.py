@@ -571,3 +571,54 @@ def test_two_workers_never_run_a_step_twice():
         thread.join(timeout=60)
     assert len(mail.outbox) == 600
     assert len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 600
+
+
+# --- Links in the emails, and the way in from scoring ---------------------------------------------
+
+
+def test_click_link_records_one_event_and_redirects(template, client):
+    from nurturing.emails import click_target, click_url
+
+    contact = consenting()
+    url = click_url(contact_id=contact.pk, key="n1t0", url="https://example.com/pcb?x=1")
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    response = client.get(path)
+    assert response.status_code == 302 and response["Location"] == "https://example.com/pcb?x=1"
+    assert client.get(path).status_code == 302  # a second click (or a link scanner) …
+    event = Event.objects.get()  # … is the same event
+    assert (event.contact_id, event.type.key) == (contact.pk, "newsletter_click")
+    assert event.properties == {"url": "https://example.com/pcb?x=1", "email": "n1t0"}
+    assert client.get("/n/c/not-a-token/").status_code == 404
+    assert (
+        click_target(click_url(contact_id=1, key="k", url="javascript:alert(1)").rsplit("/", 2)[-2]) is None
+    )
+
+
+def test_a_deleted_contacts_link_still_redirects(template, client):
+    from nurturing.emails import click_url
+
+    contact = consenting()
+    path = "/" + click_url(contact_id=contact.pk, key="k", url="https://example.com/").split("/", 3)[3]
+    contact_delete(contact=contact)
+    assert client.get(path).status_code == 302
+    assert not Event.objects.exists()
+
+
+def test_a_fast_lane_event_through_the_api_reaches_sales(template, api_client_for, marketing_user):
+    from scoring.services import events_apply_pending
+
+    rep = UserFactory(roles=["sales"])
+    contact = consenting(owner=rep)
+    sequence = build({"kind": "wait", "wait": timedelta(days=1)}, {"kind": "email", "template": template})
+    enroll(sequence=sequence, contact_ids=[contact.pk], now=T0)
+    api = api_client_for(marketing_user)
+    response = api.post(
+        "/api/v1/events/", {"id": "demo-1", "type": "demo_request", "contact": contact.pk}, format="json"
+    )
+    assert response.status_code == 202
+    with_commit(events_apply_pending)
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.state, enrollment.exit_reason) == ("exited", "fast_lane")
+    task = Task.objects.get()
+    assert (task.owner, task.contact_id, task.source) == (rep, contact.pk, "fast_lane")
+    assert Notification.objects.filter(user=rep, kind="fast_lane").count() == 1

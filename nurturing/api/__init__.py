@@ -1,0 +1,1 @@
+"""REST API v1 of nurturing: email templates, sequences and their steps, enrollments."""
