@@ -191,7 +191,11 @@ def _state() -> tuple[int, int, int]:
             "SELECT count(*) FROM nurturing_enrollment WHERE state = 'active' AND next_run_at <= now()"
         )
         due = cursor.fetchone()[0]
-    return steps, sent, due
+        cursor.execute(
+            "SELECT count(*) FROM nurturing_outboundemail WHERE state NOT IN ('queued', 'sending')"
+        )
+        settled = cursor.fetchone()[0]
+    return steps, sent, due, settled
 
 
 def _run(args, env, *, email_url: str | None, kill_at: float | None) -> dict:
@@ -213,7 +217,7 @@ def _run(args, env, *, email_url: str | None, kill_at: float | None) -> dict:
     killed = []
     while True:
         time.sleep(0.25)
-        steps, sent, due = _state()
+        steps, sent, due, settled = _state()
         now = time.perf_counter() - started
         # Kill once while the engine runs steps, once while the outbox is being sent.
         engine_kill = not killed and steps >= kill_at * expected_steps if kill_at else False
@@ -228,7 +232,7 @@ def _run(args, env, *, email_url: str | None, kill_at: float | None) -> dict:
             _kick()  # in production the beat tick (every 10 s) does this
         if steps_done_at is None and steps >= expected_steps and due == 0:
             steps_done_at = now
-        if sent >= n:
+        if settled >= n:  # every email sent, or (after a kill mid-send) unconfirmed
             sent_done_at = now
             break
         if now > 1800:

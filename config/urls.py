@@ -8,6 +8,9 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("scoring/", include("scoring.urls")),
     path("notifications/", include("notifications.urls")),
+    # Nurturing: its pages under nurturing/ and the public email links under n/ (one namespace).
+    path("", include("nurturing.urls")),
+    path("tasks/", include("sales.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

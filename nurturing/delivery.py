@@ -1,13 +1,14 @@
 """Sending the outbox (nurturing.models.OutboundEmail) through Django's email backend.
 
-Two phases per batch, each its own transaction: claim due rows (``SKIP LOCKED``) and mark them
-*sending*; then send each and mark it *sent* (or schedule a retry, or fail it) right away. The
-provider is never called inside an open transaction, so a slow SMTP server holds no locks, and a
-rolled-back transaction can never have sent anything.
+A batch is claimed (``SKIP LOCKED``) and marked *sending* in one transaction; then, outside any
+transaction that holds locks, each email is handled in three steps — record the attempt, call the
+provider, record the result — and each record is committed before the next provider call. So after a
+crash at most one email of the batch is in doubt:
 
-A worker killed between a send and its *sent* mark leaves a *sending* row. After ``LEASE`` it is sent
-again with the same Message-ID (``OutboundEmail.key``), by which receiving servers recognise the
-duplicate; ``attempts`` shows it happened. That window is one send long.
+* *sending* rows never attempted are sent after ``LEASE`` (they certainly did not go out);
+* a *sending* row whose attempt was recorded but not its result becomes *unconfirmed* and is not sent
+  again: a nurture email must never reach anyone twice (Mautic's duplicate-send reports), so the
+  doubt is resolved towards at most once. Its Message-ID is the key, should a provider log be checked.
 
 Consent is checked again at sending time: a contact who unsubscribed after the step ran gets nothing
 (the row becomes *suppressed*).
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from funnel.models import Contact
@@ -42,13 +43,16 @@ MAX_ATTEMPTS = 6  # retries after 1, 4, 16, 64, 256 minutes, then failed
 def deliver(*, limit: int = BATCH, now: datetime | None = None) -> int:
     """Send up to ``limit`` due emails; returns how many were claimed."""
     now = now or timezone.now()
+    interrupted = Q(state=OutboundEmail.State.SENDING, sending_since__lte=now - LEASE)
     with transaction.atomic():
+        # The one email per crash that may have gone out: never again (see the module docstring).
+        OutboundEmail.objects.filter(interrupted, attempted_at__isnull=False).update(
+            state=OutboundEmail.State.UNCONFIRMED,
+            last_error="Interrupted while sending; not sent again to avoid a duplicate.",
+        )
         rows = list(
             OutboundEmail.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(state=OutboundEmail.State.QUEUED, next_attempt_at__lte=now)
-                | Q(state=OutboundEmail.State.SENDING, sending_since__lte=now - LEASE)
-            )
+            .filter(Q(state=OutboundEmail.State.QUEUED, next_attempt_at__lte=now) | interrupted)
             .order_by("next_attempt_at", "id")[:limit]
         )
         if not rows:
@@ -62,10 +66,8 @@ def deliver(*, limit: int = BATCH, now: datetime | None = None) -> int:
         rows = [r for r in rows if r.contact_id in consenting]
         if suppressed:
             OutboundEmail.objects.filter(pk__in=suppressed).update(state=OutboundEmail.State.SUPPRESSED)
-        for row in rows:
-            row.attempts += 1
         OutboundEmail.objects.filter(pk__in=[r.pk for r in rows]).update(
-            state=OutboundEmail.State.SENDING, sending_since=now, attempts=F("attempts") + 1
+            state=OutboundEmail.State.SENDING, sending_since=now
         )
     if rows:
         _send(rows)
@@ -78,12 +80,16 @@ def _send(rows: list[OutboundEmail]) -> None:
         connection.open()
     except Exception as exc:  # noqa: BLE001 — provider down: every row is retried later
         for row in rows:
+            row.attempts += 1
             _failed(row, exc, permanent=False)
         return
     try:
         for row in rows:
+            message = _message(row, connection)  # built before the attempt: a bad row fails alone
+            row.attempts += 1
+            _mark(row.pk, attempted_at=timezone.now(), attempts=row.attempts)
             try:
-                connection.send_messages([_message(row, connection)])
+                connection.send_messages([message])
             except smtplib.SMTPRecipientsRefused as exc:
                 _failed(row, exc, permanent=True)  # the address is refused: retrying will not help
             except Exception as exc:  # noqa: BLE001
@@ -93,7 +99,7 @@ def _send(rows: list[OutboundEmail]) -> None:
                     permanent=isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500,
                 )
             else:
-                _mark_sent(row.pk)
+                _mark(row.pk, state=OutboundEmail.State.SENT, sent_at=timezone.now(), last_error="")
     finally:
         try:
             connection.close()
@@ -101,19 +107,17 @@ def _send(rows: list[OutboundEmail]) -> None:
             logger.warning("Closing the email connection failed", exc_info=True)
 
 
-def _mark_sent(pk: int) -> None:
-    """Record a send right after it happened. On PostgreSQL without waiting for the disk flush
-    (``synchronous_commit = off``, for this one transaction): the commit still reaches the server
-    before the next send starts, so a killed worker loses nothing; only a crash of the database
-    server itself could lose the last few marks, and those emails would be re-sent with their
-    Message-IDs. Waiting for an fsync per email would cap delivery at a few hundred per second."""
+def _mark(pk: int, **fields) -> None:
+    """Record an attempt or a result before the next provider call. On PostgreSQL without waiting
+    for the disk flush (``synchronous_commit = off``, for this one transaction): the commit still
+    reaches the server before we go on, so a killed worker loses nothing; only a crash of the
+    database server itself could lose the last marks. An fsync per mark would cap delivery at a few
+    hundred emails per second."""
     with transaction.atomic():
         if db_connection.vendor == "postgresql":
             with db_connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        OutboundEmail.objects.filter(pk=pk).update(
-            state=OutboundEmail.State.SENT, sent_at=timezone.now(), last_error=""
-        )
+        OutboundEmail.objects.filter(pk=pk).update(**fields)
 
 
 def _message(row: OutboundEmail, connection) -> EmailMultiAlternatives:
@@ -136,14 +140,24 @@ def _message(row: OutboundEmail, connection) -> EmailMultiAlternatives:
 
 
 def _failed(row: OutboundEmail, exc: Exception, *, permanent: bool) -> None:
+    """The provider refused: the email certainly did not go out, so a retry cannot duplicate it."""
     error = f"{type(exc).__name__}: {exc}"[:500]
     if permanent or row.attempts >= MAX_ATTEMPTS:
         logger.warning("Nurture email %s failed for good: %s", row.key, error)
-        OutboundEmail.objects.filter(pk=row.pk).update(state=OutboundEmail.State.FAILED, last_error=error)
+        _mark(
+            row.pk,
+            state=OutboundEmail.State.FAILED,
+            last_error=error,
+            attempted_at=None,
+            attempts=row.attempts,
+        )
         return
-    OutboundEmail.objects.filter(pk=row.pk).update(
+    _mark(
+        row.pk,
         state=OutboundEmail.State.QUEUED,
+        attempts=row.attempts,
         last_error=error,
         sending_since=None,
+        attempted_at=None,
         next_attempt_at=timezone.now() + timedelta(minutes=4 ** (row.attempts - 1)),
     )

@@ -350,16 +350,19 @@ class StepRun(models.Model):
 class OutboundEmail(models.Model):
     """The outbox: an email a step decided to send, written in the same transaction as the decision.
 
-    Delivery (nurturing.delivery) is a second phase: a row is marked *sending* and committed before
-    the provider is called, and *sent* after. A worker killed in between leaves a *sending* row; it is
-    delivered again after a lease with the **same Message-ID** (the key), which receiving servers and
-    providers use to drop the duplicate — and counted in ``attempts`` so it shows.
+    Delivery (nurturing.delivery) is a second phase. A worker claims a batch (*sending*), then for
+    each email records the attempt (``attempted_at``), calls the provider, and records *sent* — each
+    mark committed before the next provider call. A worker killed mid-batch leaves *sending* rows:
+    those never attempted are sent after a lease; the one whose attempt was recorded but not its
+    result may or may not have gone out, and is **not** sent again (*unconfirmed*) — a nurture email
+    is never delivered twice, at the price of at most one uncertain email per crash.
     """
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed (interrupted while sending; not repeated)")
         SUPPRESSED = "suppressed", _("Not sent (no consent)")
         FAILED = "failed", _("Failed")
 
@@ -381,6 +384,7 @@ class OutboundEmail(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     sending_since = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

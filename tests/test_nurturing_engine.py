@@ -425,17 +425,30 @@ def test_delivery_sends_once_with_the_key_as_message_id(template):
     assert message.alternatives and "text/html" in message.alternatives[0][1]
 
 
-def test_a_send_interrupted_by_a_crash_is_resent_with_the_same_message_id(template):
+def test_emails_a_crash_left_unattempted_are_sent_after_the_lease(template):
     sequence = build({"kind": "email", "template": template})
     enroll(sequence=sequence, contact_ids=[consenting().pk], now=T0)
     run(T0)
-    # A worker marked the row "sending", then died before recording the result.
-    OutboundEmail.objects.update(state="sending", sending_since=T0, attempts=1)
-    assert delivery.deliver(now=T0 + timedelta(minutes=5)) == 0  # within the lease: maybe still sending
+    # A worker claimed the batch ("sending"), then died before it got to this email.
+    OutboundEmail.objects.update(state="sending", sending_since=T0)
+    assert delivery.deliver(now=T0 + timedelta(minutes=5)) == 0  # within the lease: maybe still working
     assert delivery.deliver(now=T0 + delivery.LEASE) == 1
     row = OutboundEmail.objects.get()
-    assert (row.state, row.attempts) == ("sent", 2)
+    assert (row.state, row.attempts) == ("sent", 1)
     assert [m.extra_headers["Message-ID"] for m in mail.outbox] == [row.message_id]
+
+
+def test_the_email_in_flight_at_a_crash_is_never_sent_twice(template):
+    sequence = build({"kind": "email", "template": template})
+    enroll(sequence=sequence, contact_ids=[consenting().pk], now=T0)
+    run(T0)
+    # The worker recorded the attempt, maybe handed the email to the provider, and died.
+    OutboundEmail.objects.update(state="sending", sending_since=T0, attempted_at=T0, attempts=1)
+    assert delivery.deliver(now=T0 + delivery.LEASE) == 0
+    row = OutboundEmail.objects.get()
+    assert (row.state, row.attempts) == ("unconfirmed", 1)
+    assert "not sent again" in row.last_error
+    assert mail.outbox == []
 
 
 def test_provider_errors_are_retried_with_backoff_then_fail(template, settings):

@@ -207,9 +207,10 @@ def test_count_is_capped(client, monkeypatch):
 
 
 # Pinned: session, user, the user's roles, stages, owners with a role, tag suggestions, topic
-# suggestions, the contacts page (company, stage and owner joined in) and one prefetch of their tags.
+# suggestions, the contacts page (company, stage and owner joined in), one prefetch of their tags and
+# one lookup of which of them are in a nurture sequence (the "In nurture" badge).
 # The COUNT is not needed while everything fits on one page.
-LIST_QUERIES = 9
+LIST_QUERIES = 10
 
 
 @pytest.mark.parametrize("n", [3, 30])
