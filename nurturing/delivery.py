@@ -83,6 +83,7 @@ def _send(rows: list[OutboundEmail]) -> None:
             row.attempts += 1
             _failed(row, exc, permanent=False)
         return
+    _fast_commits(True)
     try:
         for row in rows:
             message = _message(row, connection)  # built before the attempt: a bad row fails alone
@@ -93,31 +94,31 @@ def _send(rows: list[OutboundEmail]) -> None:
             except smtplib.SMTPRecipientsRefused as exc:
                 _failed(row, exc, permanent=True)  # the address is refused: retrying will not help
             except Exception as exc:  # noqa: BLE001
-                _failed(
-                    row,
-                    exc,
-                    permanent=isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500,
-                )
+                refused = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+                _failed(row, exc, permanent=refused)
             else:
                 _mark(row.pk, state=OutboundEmail.State.SENT, sent_at=timezone.now(), last_error="")
     finally:
+        _fast_commits(False)
         try:
             connection.close()
         except Exception:  # noqa: BLE001
             logger.warning("Closing the email connection failed", exc_info=True)
 
 
+def _fast_commits(on: bool) -> None:
+    """While sending, each mark commits on its own without waiting for the disk flush (PostgreSQL's
+    ``synchronous_commit = off`` for this session): the commit still reaches the server before the
+    next provider call, so a killed worker loses nothing; only a crash of the database server itself
+    could lose the last marks. An fsync per mark would cap delivery at a few hundred emails a second."""
+    if db_connection.vendor == "postgresql" and not db_connection.in_atomic_block:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off" if on else "RESET synchronous_commit")
+
+
 def _mark(pk: int, **fields) -> None:
-    """Record an attempt or a result before the next provider call. On PostgreSQL without waiting
-    for the disk flush (``synchronous_commit = off``, for this one transaction): the commit still
-    reaches the server before we go on, so a killed worker loses nothing; only a crash of the
-    database server itself could lose the last marks. An fsync per mark would cap delivery at a few
-    hundred emails per second."""
-    with transaction.atomic():
-        if db_connection.vendor == "postgresql":
-            with db_connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        OutboundEmail.objects.filter(pk=pk).update(**fields)
+    """Record an attempt or a result (its own transaction, committed before the next provider call)."""
+    OutboundEmail.objects.filter(pk=pk).update(**fields)
 
 
 def _message(row: OutboundEmail, connection) -> EmailMultiAlternatives:

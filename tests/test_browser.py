@@ -125,3 +125,47 @@ def test_escape_cancels_and_errors_show_inline(live_server, browser_page):
     expect(page.locator("#funnel-overview .stage-legend")).to_contain_text("Interessent")
     expect(page.locator("#funnel-overview")).to_have_count(1)
     expect(page.locator("table #funnel-overview")).to_have_count(0)
+
+
+def test_marketing_builds_a_sequence_that_sends(live_server, browser_page):
+    """A sequence built in the browser (HTMX step editor, activation, enrollment) runs end to end."""
+    from django.core import mail
+    from playwright.sync_api import expect
+
+    from nurturing import delivery, engine
+    from nurturing.models import OutboundEmail
+    from nurturing.services import sequence_save, template_save
+    from tests.factories import ContactFactory
+
+    UserFactory(username="mia", roles=["marketing"])
+    template_save(name="Welcome", subject="Hi {{ first_name }}", body_text="Hello {{ unsubscribe_url }}")
+    sequence = sequence_save(name="Onboarding")
+    contact = ContactFactory(email="eva@example.com", first_name="Eva", consent_email=True)
+    page = browser_page
+    log_in(page, live_server.url, "mia")
+    page.goto(f"{live_server.url}/nurturing/sequences/{sequence.pk}/")
+    page.evaluate("window.stillTheSamePage = true")
+
+    add = page.locator("#step-add")
+    add.locator("select[name=kind]").select_option("email")
+    add.get_by_role("button", name="Next").click()
+    add.locator("select[name=add-template]").select_option(label="Welcome")
+    add.get_by_role("button", name="Add step").click()
+    expect(page.locator("#steps")).to_contain_text("Welcome")
+
+    page.locator("#sequence-status").get_by_role("button", name="Activate").click()
+    expect(page.locator("#sequence-status").get_by_role("button", name="Deactivate")).to_be_visible()
+
+    enroll = page.locator("#enroll")
+    enroll.locator("input[name=enroll-contact]").fill("eva@example.com")
+    enroll.get_by_role("button", name="Enroll", exact=True).click()
+    expect(page.locator("#enroll .enroll-result")).to_contain_text("Enrolled")
+    assert page.evaluate("window.stillTheSamePage") is True  # all of it in place, no reloads
+
+    assert engine.tick() == 1
+    assert delivery.deliver() == 1
+    assert OutboundEmail.objects.get().state == "sent"
+    assert [m.subject for m in mail.outbox] == ["Hi Eva"]
+
+    page.goto(f"{live_server.url}/contacts/{contact.pk}/")
+    expect(page.get_by_text("Onboarding").first).to_be_visible()
