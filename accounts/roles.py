@@ -22,6 +22,10 @@ WORK_CONTACTS = frozenset({SALES, MARKETING, ADMIN})
 EDIT_FUNNEL = frozenset({MARKETING, ADMIN})
 # Nurture sequences, email templates, the fast-lane settings.
 EDIT_SEQUENCES = frozenset({MARKETING, ADMIN})
+# The product catalogue (products and the topics that show interest in them).
+EDIT_CATALOG = frozenset({MARKETING, ADMIN})
+# The R/U/C detector's settings (interest threshold, repeat interval); deciding signals is for their owner.
+EDIT_DETECTOR = frozenset({MARKETING, ADMIN})
 MANAGE_USERS = frozenset({ADMIN})
 
 

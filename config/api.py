@@ -1,8 +1,11 @@
 """Conventions shared by every REST endpoint (../shared/API.md, "Conventions")."""
 
+from contextlib import contextmanager
+
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,9 +41,7 @@ class Pagination(PageNumberPagination):
         except ValueError:
             raise exceptions.ValidationError({"page_size": ["A whole number is required."]}) from None
         if not 1 <= size <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
-            )
+            raise exceptions.ValidationError({"page_size": [f"Must be between 1 and {self.max_page_size}."]})
         return size
 
 
@@ -50,3 +51,20 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+@contextmanager
+def service_errors_as_400(rename: dict[str, str] | None = None):
+    """A service's ``ValidationError`` as a 400: ``{"field": [...]}`` (with the API's name of the field
+    where it differs from the model's, ``rename``), ``non_field_errors`` for the rest."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            detail: dict[str, list[str]] = {}
+            for name, messages in exc.message_dict.items():
+                key = "non_field_errors" if name == NON_FIELD_ERRORS else (rename or {}).get(name, name)
+                detail.setdefault(key, []).extend(messages)
+        else:
+            detail = {"non_field_errors": exc.messages}
+        raise serializers.ValidationError(detail) from None

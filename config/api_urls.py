@@ -3,6 +3,9 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
+from customers.api.references import ReferenceViewSet
+from customers.api.views import SignalViewSet
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
 from nurturing.api.views import (
     ConsentWithdrawalView,
@@ -11,6 +14,8 @@ from nurturing.api.views import (
     SequenceViewSet,
     StepViewSet,
 )
+from offers.api.views import OfferViewSet, OwnershipViewSet, ProductViewSet
+from sales.api.views import TaskViewSet
 from scoring.api.calibration import CalibrationApplyView, CalibrationReportView
 from scoring.api.views import (
     ContactEventsView,
@@ -35,11 +40,20 @@ router.register("email-templates", EmailTemplateViewSet, basename="email-templat
 router.register("sequences", SequenceViewSet, basename="sequence")
 router.register(r"sequences/(?P<sequence_id>[0-9]+)/steps", StepViewSet, basename="sequence-step")
 router.register("enrollments", EnrollmentViewSet, basename="enrollment")
+router.register("personas", PersonaViewSet, basename="persona")
+router.register("references", ReferenceViewSet, basename="reference")
+router.register("content-blocks", ContentBlockViewSet, basename="content-block")
+router.register("tasks", TaskViewSet, basename="task")
+router.register("products", ProductViewSet, basename="product")
+router.register("offers", OfferViewSet, basename="offer")
+router.register("ownerships", OwnershipViewSet, basename="ownership")
+router.register("signals", SignalViewSet, basename="signal")
 
 urlpatterns = [
     path("events/", EventIngestView.as_view(), name="events"),
     path("contacts/<int:pk>/events/", ContactEventsView.as_view(), name="contact-events"),
     path("contacts/<int:pk>/score/", ContactScoreView.as_view(), name="contact-score"),
+    path("content-map/", ContentMapView.as_view(), name="content-map"),
     path("consent-withdrawals/", ConsentWithdrawalView.as_view(), name="consent-withdrawals"),
     path("scoring/settings/", ScoringSettingsView.as_view(), name="scoring-settings"),
     path("scoring/calibration/", CalibrationReportView.as_view(), name="scoring-calibration"),

@@ -8,6 +8,7 @@ switch to PostgreSQL and Redis.
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config.env import (
@@ -58,6 +59,9 @@ INSTALLED_APPS = [
     "scoring",
     "nurturing",
     "sales",
+    "offers",
+    "customers",
+    "content",
     "notifications",
 ]
 
@@ -268,7 +272,41 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
+    # The R/U/C detector runs on each event; this sweep catches what no event announces: a topic added
+    # to a product later, or a contact who became a customer after showing interest (customers.tasks).
+    "customers-detect-signals-sweep": {
+        "task": "customers.tasks.detect_signals_sweep",
+        "schedule": 3600.0,
+        "options": {"expires": 3300},
+    },
+    # Which customers use what they bought; newly lapsed ones get a task or a sequence. Daily, 06:00.
+    "customers-check-consumption": {
+        "task": "customers.tasks.check_consumption",
+        "schedule": crontab(hour=6, minute=0),
+        "options": {"expires": 3600},
+    },
+    # Delight tasks for birthdays and anniversaries of customers, some days ahead. Daily, 06:30.
+    "customers-delight-tasks": {
+        "task": "customers.tasks.create_delight_tasks",
+        "schedule": crontab(hour=6, minute=30),
+        "options": {"expires": 3600},
+    },
+    # Emails each sales rep the overdue tasks and today's, at 07:00 in TIME_ZONE. Once a day per rep (a
+    # DigestSent row), so a redelivered or repeated run sends nothing twice.
+    "sales-daily-digests": {
+        "task": "sales.tasks.send_daily_digests",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 3600},
+    },
+    # Call tasks for threshold crossings whose after-commit receiver did not run (worker died).
+    "sales-sweep-threshold-tasks": {
+        "task": "sales.tasks.sweep_threshold_tasks",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
 }
+# The daily digest email of tasks (SALES_DIGEST_ENABLED=0 turns it off).
+SALES_DIGEST_ENABLED = env_bool("SALES_DIGEST_ENABLED", True)
 
 LOGGING = {
     "version": 1,

@@ -10,7 +10,14 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     # Nurturing: its pages under nurturing/ and the public email links under n/ (one namespace).
     path("", include("nurturing.urls")),
-    path("tasks/", include("sales.urls")),
+    # Sales: my-day/ and tasks/.
+    path("", include("sales.urls")),
+    # Existing customers: the R/U/C detector's signals.
+    path("customers/", include("customers.urls")),
+    # Offers, the product catalogue and ownership.
+    path("offers/", include("offers.urls")),
+    # Personas, content blocks, the content map.
+    path("content/", include("content.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

@@ -24,6 +24,7 @@ class Task(models.Model):
         THRESHOLD = "threshold", _("Threshold")
         SEQUENCE = "sequence", _("Sequence")
         DETECTOR = "detector", _("Detector")
+        OCCASION = "occasion", _("Occasion")
 
     class Priority(models.IntegerChoices):
         LOW = 1, _("Low")
@@ -69,3 +70,22 @@ class Task(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class DigestSent(models.Model):
+    """The daily digest email went to this user on this day. The unique constraint makes it go out once
+    a day however often the beat task runs, retries or runs on two workers at once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    day = models.DateField(_("day"))
+    sent_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("digest sent")
+        verbose_name_plural = _("digests sent")
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="digest_once_per_user_day")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.day:%Y-%m-%d}"

@@ -37,7 +37,7 @@ from scoring.models import (
     StageRule,
     ThresholdCrossing,
 )
-from scoring.signals import events_applied, scores_changed
+from scoring.signals import events_applied, scores_changed, threshold_crossed
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,11 @@ def _record_crossings(crossings: list[ThresholdCrossing]) -> None:
             if c.owner_id
         ]
     )
+    # After commit (the sales app makes a call task of each); robust: a failing receiver must not keep
+    # the callbacks registered after this one (scores_changed) from running.
+    rows = [(c.pk, c.contact_id, c.owner_id) for c in crossings]
+    send = partial(threshold_crossed.send, sender=ThresholdCrossing, crossings=rows)
+    transaction.on_commit(send, robust=True)
 
 
 def _apply_stage_rules(

@@ -9,3 +9,7 @@ events_applied = Signal()
 # Stored scores of these contacts changed because of their activity or fit (not by a rebuild).
 # Argument: contact_ids (list).
 scores_changed = Signal()
+
+# Contacts' engagement rose to the sales threshold (one ThresholdCrossing row each). Argument:
+# crossings, a list of (crossing id, contact id, owner id or None) — the owner when it was recorded.
+threshold_crossed = Signal()

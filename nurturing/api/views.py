@@ -8,7 +8,6 @@ marketing and admin write.
 
 from contextlib import contextmanager
 
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Prefetch, ProtectedError, Q, Value
@@ -27,6 +26,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import roles
+from config.api import service_errors_as_400
 from funnel.api.views import ApiViewSet
 from funnel.models import Contact
 from nurturing import services
@@ -54,23 +54,6 @@ class CanEditSequencesOrReadOnly(BasePermission):
         if request.method in SAFE_METHODS:
             return roles.has_any(request.user, roles.WORK_CONTACTS)
         return roles.has_any(request.user, roles.EDIT_SEQUENCES)
-
-
-@contextmanager
-def service_errors_as_400(rename: dict[str, str] | None = None):
-    """A service's ``ValidationError`` as a 400: ``{"field": [...]}`` (with the API's name of the
-    field where it differs from the model's), ``non_field_errors`` for the rest — as scoring's API."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            detail: dict[str, list[str]] = {}
-            for name, messages in exc.message_dict.items():
-                key = "non_field_errors" if name == NON_FIELD_ERRORS else (rename or {}).get(name, name)
-                detail.setdefault(key, []).extend(messages)
-        else:
-            detail = {"non_field_errors": exc.messages}
-        raise serializers.ValidationError(detail) from None
 
 
 @contextmanager

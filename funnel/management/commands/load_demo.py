@@ -3,9 +3,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
+from content import demo as content_demo
+from customers import demo as customers_demo
 from funnel import demo
 from funnel.models import Stage
 from nurturing import demo as nurturing_demo
+from offers import demo as offers_demo
+from sales import demo as sales_demo
 from scoring import demo as scoring_demo
 
 
@@ -48,6 +52,22 @@ class Command(BaseCommand):
             f"Demo nurturing: {nurture.sequences_created} sequences, {nurture.enrolled} contacts enrolled, "
             f"{nurture.tasks_created} fast-lane tasks created."
         )
+        offers = offers_demo.load_demo_offers(seed=seed)
+        self.stdout.write(f"Demo offers: {offers.products_created} products, {offers.offers_created} offers.")
+        signals = customers_demo.load_demo_signals()
+        self.stdout.write(
+            f"Demo signals: {signals.events_created} recent downloads by customers, {signals.raised} signals "
+            f"raised, {signals.accepted} accepted, {signals.dismissed} dismissed."
+        )
+        references, delight = customers_demo.load_demo_references()
+        self.stdout.write(
+            f"Demo references: {references} created; {delight} delight tasks for coming occasions."
+        )
+        tasks = sales_demo.load_demo_tasks()
+        self.stdout.write(
+            f"Demo tasks: {tasks.threshold_tasks} from threshold crossings, {tasks.manual_tasks} manual."
+        )
+        self.stdout.write(f"Demo content: {content_demo.load_demo_content()} content blocks created.")
         stages = Stage.objects.order_by("position").annotate(n=Count("contacts"))
         self.stdout.write("Contacts by stage: " + ", ".join(f"{s.key} {s.n}" for s in stages))
         self._print_logins()

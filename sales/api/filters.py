@@ -1,0 +1,42 @@
+"""Query-parameter filters of the task list. A value that is not understood is a 400 naming the
+parameter, never silently ignored."""
+
+from django_filters import rest_framework as filters
+
+from nurturing.api.filters import StrictBooleanFilter, id_filter
+from sales.models import Task
+
+TASK_ORDERINGS = {
+    "due_at": ("due_at", "id"),
+    "-due_at": ("-due_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+}
+DEFAULT_TASK_ORDERING = "due_at"
+
+
+class TaskFilterSet(filters.FilterSet):
+    owner = id_filter("owner_id", "Only tasks of this user (user id).")
+    contact = id_filter("contact_id", "Only tasks about this contact (contact id).")
+    open = StrictBooleanFilter(
+        method="filter_open", help_text="Only open (`true`) or only completed (`false`) tasks."
+    )
+    due_before = filters.IsoDateTimeFilter(
+        field_name="due_at", lookup_expr="lt", help_text="Only tasks due before this time (ISO 8601)."
+    )
+    source = filters.ChoiceFilter(choices=Task.Source.choices, help_text="Only tasks from this source.")
+    ordering = filters.ChoiceFilter(
+        choices=[(key, key) for key in TASK_ORDERINGS],
+        method="filter_ordering",
+        help_text=f"Sort order; default `{DEFAULT_TASK_ORDERING}` (the most urgent first).",
+    )
+
+    class Meta:
+        model = Task
+        fields: list[str] = []
+
+    def filter_open(self, queryset, name, value):
+        return queryset.filter(done_at__isnull=value)
+
+    def filter_ordering(self, queryset, name, value):
+        return queryset.order_by(*TASK_ORDERINGS[value])
