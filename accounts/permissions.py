@@ -12,12 +12,19 @@ class HasAnyRole(BasePermission):
         return roles.has_any(request.user, roles.WORK_CONTACTS)
 
 
-class CanEditFunnelOrReadOnly(BasePermission):
-    """Every role reads the funnel; only marketing and admin change its texts."""
+class ReadOrEdit(BasePermission):
+    """Every role reads; only the roles of ``capability`` change. Subclass per resource with
+    ``capability`` and ``message`` (what a 403 says)."""
 
-    message = "Only marketing and admin may change the funnel."
+    capability: frozenset[str] = frozenset()
+    message = "Your role may not change this."
 
     def has_permission(self, request, view):
         if request.method in SAFE_METHODS:
             return roles.has_any(request.user, roles.WORK_CONTACTS)
-        return roles.has_any(request.user, roles.EDIT_FUNNEL)
+        return roles.has_any(request.user, self.capability)
+
+
+class CanEditFunnelOrReadOnly(ReadOrEdit):
+    capability = roles.EDIT_FUNNEL
+    message = "Only marketing and admin may change the funnel."

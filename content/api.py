@@ -5,10 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import roles
+from accounts.permissions import ReadOrEdit
 from config.api import service_errors_as_400
 from content import selectors, services
 from content.hourglass import Phase
@@ -16,13 +16,9 @@ from content.models import ContentBlock, Persona
 from funnel.api.views import ApiViewSet
 
 
-class CanEditContentOrReadOnly(BasePermission):
+class CanEditContentOrReadOnly(ReadOrEdit):
+    capability = roles.EDIT_FUNNEL
     message = "Only marketing and admin may change personas and content."
-
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return roles.has_any(request.user, roles.WORK_CONTACTS)
-        return roles.has_any(request.user, roles.EDIT_FUNNEL)
 
 
 class PersonaSerializer(serializers.ModelSerializer):

@@ -116,3 +116,28 @@ def reference_list(request):
         "kind": kind,
     }
     return render(request, "customers/reference_list.html", context)
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_GET
+def consumption_list(request):
+    """Customers by consumption state (kept by the daily check, customers.consumption)."""
+    from django.db.models import Count
+
+    from customers.models import Consumption
+
+    state = request.GET.get("state", Consumption.State.NOT_CONSUMING)
+    if state not in Consumption.State.values:
+        state = Consumption.State.NOT_CONSUMING
+    rows = (
+        Consumption.objects.filter(state=state)
+        .select_related("contact", "contact__owner", "product")
+        .order_by("last_usage_at", "id")
+    )
+    counts = dict(Consumption.objects.order_by().values_list("state").annotate(n=Count("id")))
+    context = {
+        "page": paginate(rows, request.GET.get("page")),
+        "state": state,
+        "states": [(value, label, counts.get(value, 0)) for value, label in Consumption.State.choices],
+    }
+    return render(request, "customers/consumption_list.html", context)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("signals/<int:pk>/dismiss/", views.signal_dismiss, name="signal-dismiss"),
     path("contacts/<int:pk>/signals/", views.contact_signals, name="contact-signals"),
     path("references/", reference_views.reference_list, name="reference-list"),
+    path("consumption/", reference_views.consumption_list, name="consumption-list"),
     path("references/<int:pk>/delete/", reference_views.reference_remove, name="reference-delete"),
     path("occasions/<int:pk>/delete/", reference_views.occasion_remove, name="occasion-delete"),
     path("contacts/<int:pk>/references/", reference_views.contact_references, name="contact-references"),

@@ -137,6 +137,24 @@ def load_demo_nurturing() -> DemoNurtureResult:
         result.enrolled = len(enroll(sequence=sequence, contact_ids=[c.pk for c in leads]).enrolled)
         result.sequences_created += 1
 
+    # A sequence that hands a few warm leads to sales at once: the engine creates their call tasks.
+    if not Sequence.objects.filter(name="Hand warm leads to sales").exists():
+        sequence = sequence_save(
+            name="Hand warm leads to sales",
+            goal="A call for leads marketing picked by hand.",
+            goal_stage=stage["prospect"],
+        )
+        step_save(
+            sequence=sequence, kind="task", text="Call: picked by marketing as a warm lead", due_hours=48
+        )
+        sequence = sequence_activate(sequence=sequence)
+        warm = Contact.objects.filter(stage=stage["lead"], owner__isnull=False).order_by("-score", "pk")[:3]
+        result.enrolled += len(enroll(sequence=sequence, contact_ids=[c.pk for c in warm]).enrolled)
+        result.sequences_created += 1
+        from nurturing.engine import tick
+
+        tick()
+
     # The sales fast lane for the last month's requests (a rerun finds the tasks by their keys).
     recent = Event.objects.filter(
         type__fast_lane=True, contact__isnull=False, occurred_at__gte=timezone.now() - timedelta(days=30)

@@ -115,3 +115,14 @@ def test_queries_per_batch_not_per_ownership(firmware):
 
     DetectorSettings.load()  # created once, outside the measured runs
     assert queries(5) == queries(50)
+
+
+def test_consumption_page(client_for, sales_user, outsider, client, firmware):
+    ownership = bought(firmware, 200)
+    consumption_check(now=NOW)
+    page = client_for(sales_user).get("/customers/consumption/")
+    assert page.status_code == 200
+    assert str(ownership.contact).encode() in page.content
+    assert client.get("/customers/consumption/?state=bogus&page=-1").status_code == 200
+    client.force_login(outsider)
+    assert client.get("/customers/consumption/").status_code == 403

@@ -22,10 +22,10 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import roles
+from accounts.permissions import ReadOrEdit
 from config.api import service_errors_as_400
 from funnel.api.views import ApiViewSet
 from funnel.models import Contact
@@ -45,15 +45,9 @@ from nurturing.api.serializers import (
 from nurturing.models import ConsentChange, EmailTemplate, Enrollment, Sequence, Step
 
 
-class CanEditSequencesOrReadOnly(BasePermission):
-    """Every role reads templates, sequences and enrollments; marketing and admin change them."""
-
+class CanEditSequencesOrReadOnly(ReadOrEdit):
+    capability = roles.EDIT_SEQUENCES
     message = gettext_lazy("Only marketing and admin may change nurture sequences.")
-
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return roles.has_any(request.user, roles.WORK_CONTACTS)
-        return roles.has_any(request.user, roles.EDIT_SEQUENCES)
 
 
 @contextmanager

@@ -8,18 +8,17 @@ and works with offers and ownership; marketing and admin change the product cata
 
 from contextlib import contextmanager
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts import roles
+from accounts.permissions import ReadOrEdit
+from config.api import service_errors_as_400
 from funnel.api.views import ApiViewSet
 from offers import selectors, services
 from offers.api.filters import OfferFilterSet, OwnershipFilterSet, ProductFilterSet
@@ -33,31 +32,9 @@ from offers.api.serializers import (
 from offers.models import Product
 
 
-class CanEditCatalogOrReadOnly(BasePermission):
-    """Every role reads the catalogue; marketing and admin change it."""
-
+class CanEditCatalogOrReadOnly(ReadOrEdit):
+    capability = roles.EDIT_CATALOG
     message = gettext_lazy("Only marketing and admin may change the product catalogue.")
-
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return roles.has_any(request.user, roles.WORK_CONTACTS)
-        return roles.has_any(request.user, roles.EDIT_CATALOG)
-
-
-@contextmanager
-def service_errors_as_400():
-    """A service's ``ValidationError`` as a 400: ``{"field": [...]}``, ``non_field_errors`` for the rest."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            detail: dict[str, list[str]] = {}
-            for name, messages in exc.message_dict.items():
-                key = "non_field_errors" if name == NON_FIELD_ERRORS else name
-                detail.setdefault(key, []).extend(messages)
-        else:
-            detail = {"non_field_errors": exc.messages}
-        raise serializers.ValidationError(detail) from None
 
 
 @contextmanager

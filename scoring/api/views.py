@@ -21,12 +21,12 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import roles
+from accounts.permissions import ReadOrEdit
 from funnel.api.views import ApiViewSet
 from funnel.models import Contact
 from scoring import rules, selectors
@@ -46,15 +46,9 @@ from scoring.ingest import MAX_BATCH, EventBatchInvalid, events_ingest
 from scoring.models import EngagementRule, EventType, FitRule, ScoringSettings, StageRule
 
 
-class CanEditScoringOrReadOnly(BasePermission):
-    """Every role reads the scoring configuration; marketing and admin change it."""
-
+class CanEditScoringOrReadOnly(ReadOrEdit):
+    capability = roles.EDIT_FUNNEL
     message = gettext_lazy("Only marketing and admin may change scoring.")
-
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return roles.has_any(request.user, roles.WORK_CONTACTS)
-        return roles.has_any(request.user, roles.EDIT_FUNNEL)
 
 
 class EventsThrottle(ScopedRateThrottle):

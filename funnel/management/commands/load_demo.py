@@ -5,6 +5,7 @@ from django.db.models import Count
 
 from content import demo as content_demo
 from customers import demo as customers_demo
+from customers.consumption import consumption_check
 from funnel import demo
 from funnel.models import Stage
 from nurturing import demo as nurturing_demo
@@ -58,6 +59,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo signals: {signals.events_created} recent downloads by customers, {signals.raised} signals "
             f"raised, {signals.accepted} accepted, {signals.dismissed} dismissed."
+        )
+        consumption = consumption_check()
+        self.stdout.write(
+            f"Demo consumption: {consumption['tasks']} tasks for customers who do not use what they bought."
         )
         references, delight = customers_demo.load_demo_references()
         self.stdout.write(
