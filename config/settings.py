@@ -266,6 +266,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 9},
     },
+    # Fast-lane requests whose after-commit reaction never ran (worker died): to sales after all.
+    "nurturing-sweep-fast-lane": {
+        "task": "nurturing.tasks.sweep_fast_lane",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     # Sends queued nurture emails and retries failed sends (nurturing.delivery).
     "nurturing-deliver-emails": {
         "task": "nurturing.tasks.deliver_emails",

@@ -37,6 +37,14 @@ def deliver_emails(max_batches: int = 20) -> int:
     return total
 
 
+@shared_task(ignore_result=True)
+def sweep_fast_lane() -> int:
+    """Fast-lane requests of the last day that reached no sales rep (see triggers.fast_lane_sweep)."""
+    from nurturing.triggers import fast_lane_sweep
+
+    return fast_lane_sweep()
+
+
 def _queue(task) -> None:
     try:
         task.delay()

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from funnel.models import Contact, Stage
 from nurturing.models import Enrollment, Sequence, Step
 from nurturing.services import enroll, enrollments_exit, fast_lane
-from scoring.models import EventType
+from sales.models import Task
+from scoring.models import Event, EventType
 
 logger = logging.getLogger(__name__)
 
@@ -116,3 +118,42 @@ def tags_added(*, pairs: dict[int, Iterable[int]]) -> None:
 
 def contacts_deleted(*, contact_ids: list[int]) -> None:
     enrollments_exit(reason=Enrollment.ExitReason.CONTACT_DELETED, contact_ids=contact_ids)
+
+
+def fast_lane_sweep(*, now: datetime | None = None, within: timedelta = timedelta(days=1)) -> int:
+    """Hand to sales the last day's fast-lane requests that never reached ``events_applied`` (its
+    receivers run after scoring's commit; a worker dying in between would lose them). A request
+    counts as handled when its own task exists, or when the contact got a fast-lane task since it
+    arrived (one task per contact and batch, as ``events_applied`` does). Returns the tasks created."""
+    now = now or timezone.now()
+    events = list(
+        Event.objects.filter(
+            type__fast_lane=True,
+            contact__isnull=False,
+            applied_at__isnull=False,
+            received_at__gte=now - within,
+        )
+        .order_by("received_at", "id")
+        .values_list("id", "contact_id", "type__name", "received_at")
+    )
+    if not events:
+        return 0
+    keyed = set(
+        Task.objects.filter(dedupe_key__in=[f"fastlane:{e[0]}" for e in events]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    latest: dict[int, datetime] = dict(
+        Task.objects.filter(source=Task.Source.FAST_LANE, contact_id__in={e[1] for e in events})
+        .values_list("contact_id")
+        .annotate(last=Max("created_at"))
+        .order_by()
+    )
+    created = 0
+    for event_id, contact_id, type_name, received_at in events:
+        if f"fastlane:{event_id}" in keyed or (contact_id in latest and latest[contact_id] >= received_at):
+            continue
+        if fast_lane(contact_id=contact_id, event_id=event_id, type_name=type_name, now=now):
+            created += 1
+            latest[contact_id] = now
+    return created

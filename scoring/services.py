@@ -137,7 +137,7 @@ def _apply(rows, rules: _Rules, now: datetime) -> None:
     crossed = _store_scores(contact_ids, rules, now)
     _apply_stage_rules(contact_ids, tally.types_seen, crossed, rules)
     transaction.on_commit(
-        partial(events_applied.send, sender=Event, events=[(r[0], r[1], r[2], r[3]) for r in rows])
+        partial(_announce, events_applied, sender=Event, events=[(r[0], r[1], r[2], r[3]) for r in rows])
     )
 
 
@@ -292,7 +292,7 @@ def _store_scores(
         _record_crossings(crossings)
     if record_crossings and states:
         ids = [s.contact_id for s in states]
-        transaction.on_commit(partial(scores_changed.send, sender=ContactScore, contact_ids=ids))
+        transaction.on_commit(partial(_announce, scores_changed, sender=ContactScore, contact_ids=ids))
     return above
 
 
@@ -320,7 +320,7 @@ def _record_crossings(crossings: list[ThresholdCrossing]) -> None:
     # After commit (the sales app makes a call task of each); robust: a failing receiver must not keep
     # the callbacks registered after this one (scores_changed) from running.
     rows = [(c.pk, c.contact_id, c.owner_id) for c in crossings]
-    send = partial(threshold_crossed.send, sender=ThresholdCrossing, crossings=rows)
+    send = partial(_announce, threshold_crossed, sender=ThresholdCrossing, crossings=rows)
     transaction.on_commit(send, robust=True)
 
 
@@ -358,6 +358,15 @@ def _triggered(rule: StageRule, seen: set[int], is_above: bool, grade: str, rule
     if trigger == StageRule.Trigger.RIGHT_TIME:
         return is_above and grade in ("A", "B")
     return False
+
+
+def _announce(signal, **kwargs) -> None:
+    """Send an after-commit signal to every receiver even if one fails: the events are applied and
+    committed, so a failing receiver (nurturing, sales, the detector) must not keep the others from
+    reacting. Each reaction also has a periodic sweep that catches up on what was missed."""
+    for receiver, result in signal.send_robust(**kwargs):
+        if isinstance(result, Exception):
+            logger.error("Receiver %r of a scoring signal failed", receiver, exc_info=result)
 
 
 # --- Fit ------------------------------------------------------------------------------------------

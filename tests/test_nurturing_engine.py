@@ -635,3 +635,21 @@ def test_a_fast_lane_event_through_the_api_reaches_sales(template, api_client_fo
     task = Task.objects.get()
     assert (task.owner, task.contact_id, task.source) == (rep, contact.pk, "fast_lane")
     assert Notification.objects.filter(user=rep, kind="fast_lane").count() == 1
+
+
+def test_the_sweep_hands_over_fast_lane_requests_whose_reaction_was_lost(template):
+    from nurturing.triggers import fast_lane_sweep
+
+    rep = UserFactory(roles=["sales"])
+    contact = consenting(owner=rep)
+    demo = EventType.objects.get(key="demo_request")
+    now = datetime.now(UTC)
+    first = Event.objects.create(
+        external_id="lost-1", type=demo, contact=contact, occurred_at=now, received_at=now, applied_at=now
+    )
+    Event.objects.create(  # a second request in the same batch: one task per contact, as the receiver does
+        external_id="lost-2", type=demo, contact=contact, occurred_at=now, received_at=now, applied_at=now
+    )
+    assert fast_lane_sweep(now=now + timedelta(minutes=5)) == 1
+    assert fast_lane_sweep(now=now + timedelta(minutes=10)) == 0
+    assert Task.objects.get().dedupe_key == f"fastlane:{first.pk}"
