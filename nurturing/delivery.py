@@ -84,11 +84,21 @@ def _send(rows: list[OutboundEmail]) -> None:
             _failed(row, exc, permanent=False)
         return
     _fast_commits(True)
+    sent = None  # the previous email, sent but not yet recorded as sent
     try:
         for row in rows:
-            message = _message(row, connection)  # built before the attempt: a bad row fails alone
+            try:
+                message = _message(row, connection)  # built before the attempt: a bad row fails alone
+            except Exception as exc:  # noqa: BLE001
+                _record(sent=sent)
+                sent = None
+                _failed(row, exc, permanent=True)
+                continue
             row.attempts += 1
-            _mark(row.pk, attempted_at=timezone.now(), attempts=row.attempts)
+            # One statement records the previous email as sent and this one as attempted — both
+            # before this provider call, which is all the crash analysis in the docstring needs.
+            _record(sent=sent, attempted=row)
+            sent = None
             try:
                 connection.send_messages([message])
             except smtplib.SMTPRecipientsRefused as exc:
@@ -97,7 +107,8 @@ def _send(rows: list[OutboundEmail]) -> None:
                 refused = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
                 _failed(row, exc, permanent=refused)
             else:
-                _mark(row.pk, state=OutboundEmail.State.SENT, sent_at=timezone.now(), last_error="")
+                sent = row
+        _record(sent=sent)
     finally:
         _fast_commits(False)
         try:
@@ -116,8 +127,42 @@ def _fast_commits(on: bool) -> None:
             cursor.execute("SET synchronous_commit = off" if on else "RESET synchronous_commit")
 
 
+def _record(*, sent: OutboundEmail | None = None, attempted: OutboundEmail | None = None) -> None:
+    """Record that ``sent`` went out and that ``attempted`` is about to: one UPDATE, its own
+    transaction (autocommit), committed before the next provider call."""
+    if sent is None and attempted is None:
+        return
+    now = timezone.now()
+    table = OutboundEmail._meta.db_table
+    sent_id = sent.pk if sent else None
+    attempted_id = attempted.pk if attempted else None
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET "
+            "state = CASE WHEN id = %s THEN %s ELSE state END, "
+            "sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END, "
+            "last_error = CASE WHEN id = %s THEN '' ELSE last_error END, "
+            "attempted_at = CASE WHEN id = %s THEN %s ELSE attempted_at END, "
+            "attempts = CASE WHEN id = %s THEN %s ELSE attempts END "
+            "WHERE id IN (%s, %s)",
+            [
+                sent_id,
+                OutboundEmail.State.SENT.value,
+                sent_id,
+                db_connection.ops.adapt_datetimefield_value(now),
+                sent_id,
+                attempted_id,
+                db_connection.ops.adapt_datetimefield_value(now),
+                attempted_id,
+                attempted.attempts if attempted else 0,
+                sent_id or 0,
+                attempted_id or 0,
+            ],
+        )
+
+
 def _mark(pk: int, **fields) -> None:
-    """Record an attempt or a result (its own transaction, committed before the next provider call)."""
+    """Record a failure (its own transaction, committed before the next provider call)."""
     OutboundEmail.objects.filter(pk=pk).update(**fields)
 
 

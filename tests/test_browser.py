@@ -127,6 +127,13 @@ def test_escape_cancels_and_errors_show_inline(live_server, browser_page):
     expect(page.locator("table #funnel-overview")).to_have_count(0)
 
 
+def settle(page):
+    """Wait until htmx has no request in flight and no swap or settle pending."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 def test_marketing_builds_a_sequence_that_sends(live_server, browser_page):
     """A sequence built in the browser (HTMX step editor, activation, enrollment) runs end to end."""
     from django.core import mail
@@ -152,10 +159,12 @@ def test_marketing_builds_a_sequence_that_sends(live_server, browser_page):
     add.locator("select[name=add-template]").select_option(label="Welcome")
     add.get_by_role("button", name="Add step").click()
     expect(page.locator("#steps")).to_contain_text("Welcome")
+    settle(page)  # the step's response also swaps the status box (out of band): click the new button
 
     page.locator("#sequence-status").get_by_role("button", name="Activate").click()
     expect(page.locator("#sequence-status").get_by_role("button", name="Deactivate")).to_be_visible()
 
+    settle(page)
     enroll = page.locator("#enroll")
     enroll.locator("input[name=enroll-contact]").fill("eva@example.com")
     enroll.get_by_role("button", name="Enroll", exact=True).click()
