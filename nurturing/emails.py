@@ -34,7 +34,10 @@ PLACEHOLDERS = {
     "owner_email": gettext_lazy("the owner's email address"),
     "unsubscribe_url": gettext_lazy("the personal unsubscribe link"),
 }
+# Shown with the placeholders: {{ content:<number> }} is the address of that content block.
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_]+)\s*\}\}")
+# {{ content:12 }}: the address of content block 12 (content app); its clicks count for that block.
+_CONTENT = re.compile(r"\{\{\s*content:(\d{1,9})\s*\}\}")
 _ANY_BRACES = re.compile(r"\{\{.*?\}\}", re.S)
 _HREF = re.compile(r"""(href\s*=\s*)(["'])(https?://[^"']+)\2""", re.I)
 _TEXT_URL = re.compile(r"""https?://[^\s<>"')\]]+""")
@@ -58,6 +61,8 @@ def template_problems(template: EmailTemplate) -> dict[str, list[str]]:
         unknown = []
         for match in _ANY_BRACES.finditer(text):
             inner = _PLACEHOLDER.fullmatch(match.group(0))
+            if _CONTENT.fullmatch(match.group(0)):
+                continue
             if inner is None or inner.group(1) not in PLACEHOLDERS:
                 unknown.append(match.group(0))
         if unknown:
@@ -68,6 +73,19 @@ def template_problems(template: EmailTemplate) -> dict[str, list[str]]:
                     "known": ", ".join(f"{{{{ {p} }}}}" for p in PLACEHOLDERS),
                 }
             ]
+    wanted = {
+        int(i) for name in ("body_text", "body_html") for i in _CONTENT.findall(getattr(template, name) or "")
+    }
+    if wanted:
+        from content.models import ContentBlock
+
+        usable = set(ContentBlock.objects.filter(pk__in=wanted).exclude(url="").values_list("pk", flat=True))
+        missing = sorted(wanted - usable)
+        if missing:
+            problems.setdefault("body_text", []).append(
+                _("No content block with an address has the number %(ids)s.")
+                % {"ids": ", ".join(str(i) for i in missing)}
+            )
     if "{{ unsubscribe_url }}" not in _normalise(template.body_text or ""):
         problems.setdefault("body_text", []).append(
             _("The text body must contain {{ unsubscribe_url }}: every nurture email offers a way out.")
@@ -112,8 +130,11 @@ def unsubscribe_url(contact_id: int) -> str:
     return head + unsubscribe_token(contact_id) + tail
 
 
-def click_token(*, contact_id: int, key: str, url: str) -> str:
-    return signing.dumps({"c": contact_id, "k": key, "u": url}, salt=CLICK_SALT, compress=True)
+def click_token(*, contact_id: int, key: str, url: str, content_id: int | None = None) -> str:
+    value = {"c": contact_id, "k": key, "u": url}
+    if content_id is not None:
+        value["i"] = content_id
+    return signing.dumps(value, salt=CLICK_SALT, compress=True)
 
 
 def click_target(token: str) -> dict | None:
@@ -129,9 +150,26 @@ def click_target(token: str) -> dict | None:
     return value
 
 
-def click_url(*, contact_id: int, key: str, url: str) -> str:
+def click_url(*, contact_id: int, key: str, url: str, content_id: int | None = None) -> str:
     head, tail = _route("nurturing:click")
-    return head + click_token(contact_id=contact_id, key=key, url=url) + tail
+    return head + click_token(contact_id=contact_id, key=key, url=url, content_id=content_id) + tail
+
+
+def _content_urls(template: EmailTemplate) -> dict[int, str]:
+    """Content block id → address, for the blocks the template names; cached on the template object,
+    so a batch of emails from one template asks the database once."""
+    cached = getattr(template, "_content_urls", None)
+    if cached is None:
+        wanted = {
+            int(i) for text in (template.body_text, template.body_html) for i in _CONTENT.findall(text or "")
+        }
+        cached = {}
+        if wanted:
+            from content.models import ContentBlock
+
+            cached = dict(ContentBlock.objects.filter(pk__in=wanted).exclude(url="").values_list("pk", "url"))
+        template._content_urls = cached
+    return cached
 
 
 def _values(contact: Contact) -> dict[str, str]:
@@ -155,13 +193,23 @@ def compose(template: EmailTemplate, contact: Contact, *, key: str, track: bool 
     unsubscribe = values["unsubscribe_url"]
 
     tracked: dict[str, str] = {}  # the same link in the text and the HTML body: one token
+    contents = _content_urls(template)
+    content_of = {url: content_id for content_id, url in contents.items()}
 
     def track_url(url: str) -> str:
         if not track or url == unsubscribe or url.startswith(settings.SITE_URL + "/n/"):
             return url
         if url not in tracked:
-            tracked[url] = click_url(contact_id=contact.pk, key=key, url=url)
+            tracked[url] = click_url(contact_id=contact.pk, key=key, url=url, content_id=content_of.get(url))
         return tracked[url]
+
+    def content(text: str, *, html: bool) -> str:
+        # A block deleted since the template was saved leaves an empty address, not "{{ content:… }}".
+        def one(match: re.Match) -> str:
+            url = contents.get(int(match.group(1)), "")
+            return escape(url) if html else url
+
+        return _CONTENT.sub(one, text)
 
     def fill(text: str, *, html: bool) -> str:
         def one(match: re.Match) -> str:
@@ -171,7 +219,7 @@ def compose(template: EmailTemplate, contact: Contact, *, key: str, track: bool 
         return _PLACEHOLDER.sub(one, text)
 
     subject = " ".join(fill(template.subject, html=False).split())  # no header injection by newlines
-    text = _TEXT_URL.sub(lambda m: track_url(m.group(0)), template.body_text)
+    text = _TEXT_URL.sub(lambda m: track_url(m.group(0)), content(template.body_text, html=False))
     text = fill(text, html=False)
     html = ""
     if template.body_html:
@@ -179,7 +227,7 @@ def compose(template: EmailTemplate, contact: Contact, *, key: str, track: bool 
             lambda m: (
                 f"{m.group(1)}{m.group(2)}{escape(track_url(html_lib.unescape(m.group(3))))}{m.group(2)}"
             ),
-            template.body_html,
+            content(template.body_html, html=True),
         )
         html = fill(html, html=True)
     return Composed(subject=subject[:300], body_text=text, body_html=html)

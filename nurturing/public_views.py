@@ -73,7 +73,12 @@ def click(request, token: str):
                 "id": f"click:{digest}",
                 "type": CLICK_EVENT_TYPE,
                 "contact": target["c"],
-                "properties": {"url": url[:2000], "email": key},
+                "properties": {
+                    "url": url[:2000],
+                    "email": key,
+                    # A link to a content block counts for it (content.selectors.content_performance).
+                    **({"content_id": target["i"]} if isinstance(target.get("i"), int) else {}),
+                },
             }
         )
     except EventBatchInvalid:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -653,3 +654,30 @@ def test_the_sweep_hands_over_fast_lane_requests_whose_reaction_was_lost(templat
     assert fast_lane_sweep(now=now + timedelta(minutes=5)) == 1
     assert fast_lane_sweep(now=now + timedelta(minutes=10)) == 0
     assert Task.objects.get().dedupe_key == f"fastlane:{first.pk}"
+
+
+def test_content_links_in_emails_count_for_the_content_block(db, client):
+    from content.selectors import content_performance
+    from content.services import content_save
+
+    block = content_save(title="EMC guide", phase="education", url="https://example.com/emc?a=1&b=2")
+    with pytest.raises(ValidationError):
+        template_save(name="Broken", subject="S", body_text="{{ content:999999 }} {{ unsubscribe_url }}")
+    template = template_save(
+        name="With content",
+        subject="Read this",
+        body_text=f"Guide: {{{{ content:{block.pk} }}}}\n{{{{ unsubscribe_url }}}}",
+        body_html=f'<a href="{{{{ content:{block.pk} }}}}">guide</a> {{{{ content:{block.pk} }}}}',
+    )
+    sequence = build({"kind": "email", "template": template})
+    contact = consenting()
+    enroll(sequence=sequence, contact_ids=[contact.pk], now=T0)
+    run(T0)
+    email = OutboundEmail.objects.get()
+    assert "example.com/emc" not in email.body_text  # the address is behind the click redirect
+    assert "a=1&amp;b=2" in email.body_html  # escaped where it stands as text in HTML
+    link = next(word for word in email.body_text.split() if "/n/c/" in word)
+    response = client.get("/" + link.split("://", 1)[1].split("/", 1)[1])
+    assert response.status_code == 302 and response["Location"] == "https://example.com/emc?a=1&b=2"
+    assert Event.objects.get().properties["content_id"] == block.pk
+    assert content_performance([block.pk])[block.pk]["events"] == 1
