@@ -178,3 +178,56 @@ def test_marketing_builds_a_sequence_that_sends(live_server, browser_page):
 
     page.goto(f"{live_server.url}/contacts/{contact.pk}/")
     expect(page.get_by_text("Onboarding").first).to_be_visible()
+
+
+def test_a_rep_works_through_my_day_and_accepts_a_signal(live_server, browser_page):
+    """My day's Done and the signals page's Accept work in place (HTMX) in a real browser."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from customers.models import Signal
+    from offers.models import Product
+    from sales.models import Task
+    from tests.factories import ContactFactory
+
+    rep = UserFactory(username="rita", roles=["sales"])
+    contact = ContactFactory(first_name="Eva", last_name="Kunde", stage=stage("customer"), owner=rep)
+    task = Task.objects.create(
+        title="Call Eva about the prototype",
+        contact=contact,
+        owner=rep,
+        due_at=timezone.now() - timedelta(hours=2),
+    )
+    signal = Signal.objects.create(
+        contact=contact,
+        product=Product.objects.create(name="EMC testing"),
+        kind="cross",
+        topic="emv",
+        weight=3.0,
+        owner=rep,
+        created_at=timezone.now(),
+    )
+    page = browser_page
+    log_in(page, live_server.url, "rita")
+    page.goto(f"{live_server.url}/my-day/")
+    page.evaluate("window.stillTheSamePage = true")
+    row = page.locator(f"#task-{task.pk}")
+    expect(row).to_contain_text("Call Eva about the prototype")
+    row.get_by_role("button", name="Done").click()
+    expect(page.locator(f"#task-{task.pk}")).to_have_count(0)
+    assert page.evaluate("window.stillTheSamePage") is True
+    task.refresh_from_db()
+    assert task.done_at is not None
+
+    page.goto(f"{live_server.url}/customers/signals/")
+    page.evaluate("window.stillTheSamePage = true")
+    page.locator(f"#signal-{signal.pk}").get_by_role("link", name="Accept…").click()
+    settle(page)
+    page.locator(f"#signal-{signal.pk}").get_by_role("button", name="Accept").click()
+    settle(page)
+    assert page.evaluate("window.stillTheSamePage") is True
+    signal.refresh_from_db()
+    assert signal.status == "accepted" and signal.task is not None
+    assert signal.task.source == "detector"
