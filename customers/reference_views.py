@@ -141,3 +141,22 @@ def consumption_list(request):
         "states": [(value, label, counts.get(value, 0)) for value, label in Consumption.State.choices],
     }
     return render(request, "customers/consumption_list.html", context)
+
+
+@role_required(roles.WORK_CONTACTS)
+@require_GET
+def company_references(request, pk: int):
+    """The company page's references (of all its contacts), loaded by HTMX; without HTMX a page."""
+    from funnel.models import Company
+
+    company = get_object_or_404(Company, pk=pk)
+    references = list(
+        Reference.objects.filter(company=company).select_related("contact").order_by("-date", "-id")[:50]
+    )
+    context = {"company": company, "references": references}
+    template = (
+        "customers/_company_references.html"
+        if wants_fragment(request)
+        else "customers/company_references.html"
+    )
+    return vary_on_htmx(render(request, template, context))

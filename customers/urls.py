@@ -16,6 +16,7 @@ urlpatterns = [
     path("contacts/<int:pk>/signals/", views.contact_signals, name="contact-signals"),
     path("references/", reference_views.reference_list, name="reference-list"),
     path("consumption/", reference_views.consumption_list, name="consumption-list"),
+    path("companies/<int:pk>/references/", reference_views.company_references, name="company-references"),
     path("references/<int:pk>/delete/", reference_views.reference_remove, name="reference-delete"),
     path("occasions/<int:pk>/delete/", reference_views.occasion_remove, name="occasion-delete"),
     path("contacts/<int:pk>/references/", reference_views.contact_references, name="contact-references"),

@@ -163,3 +163,19 @@ def test_references_api(api_client_for, sales_user, admin_user, outsider):
     assert api_client_for(admin_user).delete(f"/api/v1/references/{body['id']}/").status_code == 204
     assert api_client_for(outsider).get("/api/v1/references/").status_code == 403
     assert api_client_for(None).get("/api/v1/references/").status_code == 401
+
+
+def test_the_company_page_lists_its_references(client_for, sales_user, django_assert_max_num_queries):
+    from tests.factories import CompanyFactory
+
+    firm = CompanyFactory(name="Müller <GmbH>")
+    for n in range(3):
+        reference_create(contact=ContactFactory(company=firm), kind="review", date=date(2026, 1, 1 + n))
+    client = client_for(sales_user)
+    client.get(f"/customers/companies/{firm.pk}/references/")
+    with django_assert_max_num_queries(6):
+        page = client.get(f"/customers/companies/{firm.pk}/references/", headers={"HX-Request": "true"})
+    assert page.status_code == 200 and page.content.count(b"<li>") == 3
+    full = client.get(f"/customers/companies/{firm.pk}/references/")
+    assert "Müller &lt;GmbH&gt;".encode() in full.content
+    assert client.get("/customers/companies/999999/references/").status_code == 404
