@@ -179,3 +179,14 @@ def test_the_company_page_lists_its_references(client_for, sales_user, django_as
     full = client.get(f"/customers/companies/{firm.pk}/references/")
     assert "Müller &lt;GmbH&gt;".encode() in full.content
     assert client.get("/customers/companies/999999/references/").status_code == 404
+
+
+def test_the_references_list_pages_keep_the_filter(client_for, sales_user):
+    contact = ContactFactory()
+    Reference.objects.bulk_create(
+        [Reference(contact=contact, kind="review", date=date(2026, 1, 1)) for _ in range(51)]
+    )
+    first = client_for(sales_user).get("/customers/references/?kind=review")
+    assert b'href="?kind=review&amp;page=2"' in first.content
+    second = client_for(sales_user).get("/customers/references/?kind=review&page=2")
+    assert b'rel="prev" href="?kind=review&amp;page=1"' in second.content
