@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
 from customers.api.references import ReferenceViewSet
 from customers.api.views import SignalViewSet
+from funnel.api.analytics import FunnelFiguresView, FunnelPlanView
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
 from nurturing.api.views import (
     ConsentWithdrawalView,
@@ -50,6 +51,8 @@ router.register("ownerships", OwnershipViewSet, basename="ownership")
 router.register("signals", SignalViewSet, basename="signal")
 
 urlpatterns = [
+    path("funnel/", FunnelFiguresView.as_view(), name="funnel-figures"),
+    path("funnel/plan/", FunnelPlanView.as_view(), name="funnel-plan"),
     path("events/", EventIngestView.as_view(), name="events"),
     path("contacts/<int:pk>/events/", ContactEventsView.as_view(), name="contact-events"),
     path("contacts/<int:pk>/score/", ContactScoreView.as_view(), name="contact-score"),
