@@ -1,6 +1,6 @@
 """Browser UI routes of the funnel app. Views live in funnel/views/, one module per page family."""
 
-from funnel.views import companies, contacts, table
+from funnel.views import companies, contacts, planning, table
 
 app_name = "funnel"
-urlpatterns = [*table.urlpatterns, *contacts.urlpatterns, *companies.urlpatterns]
+urlpatterns = [*table.urlpatterns, *contacts.urlpatterns, *companies.urlpatterns, *planning.urlpatterns]

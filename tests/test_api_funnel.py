@@ -180,3 +180,28 @@ def test_a_missing_rate_comes_from_measured_conversion_or_is_400(api):
 def test_bad_plans_are_400(api, body, field):
     status, answer = plan(api, body)
     assert status == 400 and field in answer
+
+
+# --- The planning page ----------------------------------------------------------------------------
+
+
+def test_planning_page(client_for, sales_user, outsider, client):
+    page = client_for(sales_user)
+    assert page.get("/plan/").status_code == 200
+    answer = page.get(
+        "/plan/",
+        {"revenue_goal": "2400000", "average_order_value": "12000", "months": "12"}
+        | {f"rate_{k}": v for k, v in RATES.items()},
+    )
+    assert answer.status_code == 200
+    html = answer.content.decode()
+    assert "13,340" in html and "1,334" in html  # suspects and leads needed (see the formula test)
+    assert "1,112" in html  # suspects per month: ceil(13340 / 12)
+    bad = page.get(
+        "/plan/", {"revenue_goal": "-1", "average_order_value": "x", "months": "0", "rate_lead": "2"}
+    )
+    assert bad.status_code == 400
+    missing = page.get("/plan/", {"revenue_goal": "100", "average_order_value": "10", "months": "12"})
+    assert missing.status_code == 400 and "none measured" in missing.content.decode()
+    client.force_login(outsider)
+    assert client.get("/plan/").status_code == 403
