@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from content.models import ContentBlock, Persona
-
-_TOPIC = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+from scoring.topics import topics_normalise as normalise
 
 
 def topics_normalise(topics) -> list[str]:
-    """Topics as events carry them: lower-case slugs (``pcb-design``), each once, in the given order."""
-    if isinstance(topics, str):
-        topics = topics.split(",")
-    result: list[str] = []
-    for raw in topics:
-        if not isinstance(raw, str):
-            raise ValidationError({"topics": [_("Topics are words such as pcb-design.")]})
-        topic = "-".join(raw.strip().lower().split())
-        if not topic:
-            continue
-        if not _TOPIC.match(topic):
-            raise ValidationError(
-                {
-                    "topics": [
-                        _("“%(topic)s” is not a topic: use letters, digits and hyphens.")
-                        % {"topic": topic[:40]}
-                    ]
-                }
-            )
-        if topic not in result:
-            result.append(topic)
-    if len(result) > 20:
-        raise ValidationError({"topics": [_("At most 20 topics.")]})
-    return result
+    """A content block's topics, normalised as everywhere (scoring.topics), at most 20."""
+    return normalise(topics, most=20)
 
 
 def persona_save(*, persona: Persona | None = None, **fields) -> Persona:

@@ -21,14 +21,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from funnel.models import Contact, Stage
 from funnel.services import contact_move_stage
 from offers.models import (
     DEFAULT_CURRENCY,
-    TOPIC_MAX_LENGTH,
     Offer,
     OfferItem,
     Ownership,
@@ -36,6 +34,7 @@ from offers.models import (
     ProductTopic,
 )
 from offers.signals import offer_won
+from scoring.topics import topics_normalise
 
 PRODUCT_FIELDS = ("name", "sku", "description", "price", "family", "repeatable", "active")
 OFFER_FIELDS = ("title", "owner", "currency", "company")
@@ -64,30 +63,8 @@ Line = tuple[Product, int, Decimal | str | int | None]
 
 
 def normalise_topics(topics: Iterable[str]) -> list[str]:
-    """Topics as events carry them: trimmed lower-case slugs ("PCB Design" → ``pcb-design``), each at
-    most TOPIC_MAX_LENGTH characters, without duplicates, in the order given. Blank entries are
-    skipped; an entry with nothing left of it after slugifying is an error."""
-    result: list[str] = []
-    errors: list[str] = []
-    for raw in topics:
-        text = str(raw).strip()
-        if not text:
-            continue
-        topic = slugify(text, allow_unicode=True)
-        if not topic:
-            errors.append(_("“%(topic)s” is not a topic: use letters, digits and hyphens.") % {"topic": text})
-        elif len(topic) > TOPIC_MAX_LENGTH:
-            errors.append(
-                _("“%(topic)s…” is too long: a topic has at most %(max)s characters.")
-                % {"topic": topic[:30], "max": TOPIC_MAX_LENGTH}
-            )
-        elif topic not in result:
-            result.append(topic)
-    if len(result) > MAX_TOPICS:
-        errors.append(_("At most %(max)s topics per product.") % {"max": MAX_TOPICS})
-    if errors:
-        raise ValidationError({"topics": errors})
-    return result
+    """A product's topics, normalised as everywhere (scoring.topics), at most MAX_TOPICS."""
+    return topics_normalise(topics, most=MAX_TOPICS)
 
 
 @transaction.atomic
