@@ -154,7 +154,7 @@ def _owned(customers: dict[int, Contact]) -> dict[int, dict[int, datetime]]:
 
 
 def _raise(candidates, customers: dict[int, Contact], topic_products, now: datetime) -> list[Signal]:
-    from nurturing.services import contact_assign_owner
+    from nurturing.services import contacts_assign_owners
 
     product_topics: dict[int, set[str]] = defaultdict(set)
     for topic, product_ids in topic_products.items():
@@ -162,10 +162,9 @@ def _raise(candidates, customers: dict[int, Contact], topic_products, now: datet
             product_topics[product_id].add(topic)
     evidence = _evidence({c for c, *_ in candidates}, set(topic_products), now)
     with transaction.atomic():
-        owners = {}
-        for contact_id in sorted({c for c, *_ in candidates}):
-            contact = customers[contact_id]
-            owners[contact_id] = contact.owner_id or contact_assign_owner(contact_id=contact_id)
+        ids = {c for c, *_ in candidates}
+        owners = {c: customers[c].owner_id for c in ids}
+        owners.update(contacts_assign_owners(contact_ids=[c for c in ids if owners[c] is None]))
         Signal.objects.bulk_create(
             [
                 Signal(

@@ -234,7 +234,7 @@ class _Batch:
             target = (step.yes_step or following) if holds else (step.no_step or following)
             return target, _("yes") if holds else _("no"), StepRun.Outcome.DONE
         if kind == Step.Kind.TASK:
-            owner_id = contact.owner_id or self._assign(contact)
+            owner_id = contact.owner_id  # an unowned contact gets an owner in write(), for the batch at once
             fx.tasks.append(
                 Task(
                     title=step.text,
@@ -309,12 +309,6 @@ class _Batch:
             e.last_error = fx.runs[0].detail
         else:
             e.next_run_at = self.now + timedelta(minutes=4 ** (e.attempts - 1))
-
-    def _assign(self, contact: Contact) -> int | None:
-        from nurturing.services import contact_assign_owner
-
-        contact.owner_id = contact_assign_owner(contact_id=contact.pk)
-        return contact.owner_id
 
     # --- what conditions need, loaded once per batch ---------------------------------------------
 
@@ -414,6 +408,13 @@ class _Batch:
 
             transaction.on_commit(queue_delivery)
         if tasks:
+            unowned = [t for t in tasks if t.owner_id is None]
+            if unowned:
+                from nurturing.services import contacts_assign_owners
+
+                owners = contacts_assign_owners(contact_ids=[t.contact_id for t in unowned])
+                for task in unowned:
+                    task.owner_id = owners.get(task.contact_id)
             Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
         if notes:
             notifications_create(notifications=notes)

@@ -645,25 +645,48 @@ def _sales_users():
 
 
 def contact_assign_owner(*, contact_id: int) -> int | None:
-    """An owner for an unowned contact, by the configured policy; None when there is nobody."""
-    settings_row = NurtureSettings.objects.select_for_update().filter(pk=1).first() or NurtureSettings.load()
-    if (
-        settings_row.unowned_assignment == NurtureSettings.Assignment.DEFAULT_OWNER
-        and settings_row.default_owner_id
-    ):
-        owner_id = settings_row.default_owner_id
-    else:
-        users = list(_sales_users().values_list("pk", flat=True))
-        if not users:
-            return settings_row.default_owner_id
-        last = settings_row.last_assigned_id or 0
-        owner_id = next((u for u in users if u > last), users[0])
-        NurtureSettings.objects.filter(pk=settings_row.pk).update(last_assigned_id=owner_id)
-    # Only an unowned contact gets one (a rep may have taken it meanwhile).
-    Contact.objects.filter(pk=contact_id, owner__isnull=True).update(
-        owner_id=owner_id, updated_at=timezone.now()
+    """An owner for one unowned contact (see ``contacts_assign_owners``)."""
+    return contacts_assign_owners(contact_ids=[contact_id]).get(contact_id)
+
+
+@transaction.atomic
+def contacts_assign_owners(*, contact_ids: Iterable[int]) -> dict[int, int | None]:
+    """Give the unowned ones among these contacts an owner by the configured policy — the default
+    owner, or round-robin among active sales users (the default owner when there are none) — and
+    return every given contact's owner now. A contact a rep took meanwhile keeps that rep. A few
+    queries for any number of contacts; the settings row is locked, so concurrent callers continue
+    the round-robin where the other stopped."""
+    ids = sorted({int(i) for i in contact_ids})
+    if not ids:
+        return {}
+    unowned = list(
+        Contact.objects.filter(pk__in=ids, owner__isnull=True).order_by("pk").values_list("pk", flat=True)
     )
-    return Contact.objects.filter(pk=contact_id).values_list("owner_id", flat=True).first()
+    if unowned:
+        NurtureSettings.load()  # the row exists before it is locked
+        settings_row = NurtureSettings.objects.select_for_update().get(pk=1)
+        users = []
+        if (
+            settings_row.unowned_assignment == NurtureSettings.Assignment.ROUND_ROBIN
+            or not settings_row.default_owner_id
+        ):
+            users = list(_sales_users().values_list("pk", flat=True))
+        chosen: dict[int, list[int]] = {}
+        if users:
+            last = settings_row.last_assigned_id or 0
+            start = next((n for n, u in enumerate(users) if u > last), 0)
+            for n, contact_id in enumerate(unowned):
+                chosen.setdefault(users[(start + n) % len(users)], []).append(contact_id)
+            settings_row.last_assigned_id = users[(start + len(unowned) - 1) % len(users)]
+            NurtureSettings.objects.filter(pk=settings_row.pk).update(
+                last_assigned_id=settings_row.last_assigned_id
+            )
+        elif settings_row.default_owner_id:
+            chosen[settings_row.default_owner_id] = unowned
+        now = timezone.now()
+        for owner_id, group in chosen.items():
+            Contact.objects.filter(pk__in=group, owner__isnull=True).update(owner_id=owner_id, updated_at=now)
+    return dict(Contact.objects.filter(pk__in=ids).values_list("pk", "owner_id"))
 
 
 @transaction.atomic

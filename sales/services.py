@@ -223,7 +223,7 @@ def tasks_from_crossings(
     """
     # Imported here: nurturing imports sales.models, and this module is imported by sales' receivers.
     from nurturing.models import NurtureSettings
-    from nurturing.services import contact_assign_owner
+    from nurturing.services import contacts_assign_owners
 
     now = now or timezone.now()
     keys = {crossing_id: f"threshold:{crossing_id}" for crossing_id, _contact, _owner in crossings}
@@ -240,11 +240,7 @@ def tasks_from_crossings(
     contacts = Contact.objects.only("id", "owner_id", "first_name", "last_name", "email").in_bulk(
         contact_ids - busy
     )
-    new_owners = {
-        contact_id: contact_assign_owner(contact_id=contact_id)
-        for contact_id in sorted(contacts)
-        if contacts[contact_id].owner_id is None
-    }
+    new_owners = contacts_assign_owners(contact_ids=[c for c in contacts if contacts[c].owner_id is None])
     hours = NurtureSettings.load().fast_lane_response_hours
     due_at = now + timedelta(hours=hours)
     tasks, notifications = [], []

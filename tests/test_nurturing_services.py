@@ -276,3 +276,23 @@ def test_event_condition_needs_whole_days():
     assert "condition_value" in errors_of(exc)
     step = step_save(sequence=sequence, kind="branch", condition="stage_at_least", stage=stage("lead"))
     assert step.stage.key == "lead"
+
+
+def test_owners_are_assigned_round_robin_in_bulk(django_assert_max_num_queries):
+    from nurturing.models import NurtureSettings
+    from nurturing.services import contacts_assign_owners
+    from tests.factories import UserFactory
+
+    reps = [UserFactory(username=f"rr{i}", roles=["sales"]) for i in range(2)]
+    taken = ContactFactory(owner=reps[1])
+    unowned = [ContactFactory() for _ in range(5)]
+    NurtureSettings.load()  # created once, outside the measured calls
+    with django_assert_max_num_queries(10):
+        owners = contacts_assign_owners(contact_ids=[taken.pk] + [c.pk for c in unowned])
+    assert owners[taken.pk] == reps[1].pk  # kept
+    assert [owners[c.pk] for c in unowned] == [reps[i % 2].pk for i in range(5)]
+    later = ContactFactory()
+    assert contacts_assign_owners(contact_ids=[later.pk]) == {later.pk: reps[1].pk}  # the round goes on
+    many = [ContactFactory() for _ in range(40)]
+    with django_assert_max_num_queries(10):  # the same few queries for 40 contacts as for 5
+        contacts_assign_owners(contact_ids=[c.pk for c in many])
