@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "customers",
     "content",
     "notifications",
+    "analytics",
 ]
 
 MIDDLEWARE = [

@@ -83,6 +83,19 @@ class Tag(models.Model):
 class Contact(models.Model):
     """A person in the funnel. Scores are kept current by the scoring app; never set them directly."""
 
+    class Source(models.TextChoices):
+        """Where the contact came from: the channel the analytics break conversion down by."""
+
+        WEBSITE = "website", _("Website")
+        REFERRAL = "referral", _("Referral")
+        EVENT = "event", _("Trade fair or event")
+        ADVERTISING = "advertising", _("Advertising")
+        SOCIAL = "social", _("Social media")
+        OUTBOUND = "outbound", _("Own prospecting")
+        PARTNER = "partner", _("Partner")
+        IMPORT = "import", _("List import")
+        OTHER = "other", _("Other")
+
     email = models.EmailField(_("email"), max_length=254, null=True, blank=True)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
@@ -108,6 +121,17 @@ class Contact(models.Model):
         verbose_name=_("owner"),
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
+    # Blank: not known. Both are copied into the stage history's analytics when the contact passes a
+    # stage (analytics.StagePassage), so later edits do not rewrite what already happened.
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    persona = models.ForeignKey(
+        "content.Persona",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("persona"),
+    )
     consent_email = models.BooleanField(_("email consent"), default=False)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     score = models.IntegerField(_("score"), default=0, editable=False)
