@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
 from customers.api.references import ReferenceViewSet
 from customers.api.views import SignalViewSet
-from funnel.api.analytics import FunnelFiguresView, FunnelPlanView
+from analytics.api import FunnelFiguresView, FunnelPlanView
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
 from nurturing.api.views import (
     ConsentWithdrawalView,

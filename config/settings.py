@@ -254,6 +254,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Folds new stage transitions into the funnel analytics' passages and daily figures.
+    "analytics-fold-transitions": {
+        "task": "analytics.tasks.fold_transitions",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Folds the trigger-written stage count deltas into one row per stage (see funnel.StageCountDelta).
     "funnel-compact-stage-counts": {
         "task": "funnel.tasks.compact_stage_counts",

@@ -12,6 +12,8 @@ Existing contacts are counted once when the migration runs.
 import django.db.models.deletion
 from django.db import migrations, models
 
+from funnel.migrations import _triggers
+
 PG_CREATE = """
 CREATE OR REPLACE FUNCTION funnel_stage_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -45,15 +47,6 @@ DROP FUNCTION IF EXISTS funnel_stage_count_insert();
 DROP FUNCTION IF EXISTS funnel_stage_count_delete();
 DROP FUNCTION IF EXISTS funnel_stage_count_move();
 """
-SQLITE_CREATE = [
-    """CREATE TRIGGER funnel_stage_count_insert AFTER INSERT ON funnel_contact BEGIN
-        INSERT INTO funnel_stagecountdelta (stage_id, delta) VALUES (NEW.stage_id, 1); END""",
-    """CREATE TRIGGER funnel_stage_count_delete AFTER DELETE ON funnel_contact BEGIN
-        INSERT INTO funnel_stagecountdelta (stage_id, delta) VALUES (OLD.stage_id, -1); END""",
-    """CREATE TRIGGER funnel_stage_count_move AFTER UPDATE OF stage_id ON funnel_contact
-        WHEN OLD.stage_id IS NOT NEW.stage_id BEGIN
-        INSERT INTO funnel_stagecountdelta (stage_id, delta) VALUES (OLD.stage_id, -1), (NEW.stage_id, 1); END""",
-]
 SQLITE_DROP = [f"DROP TRIGGER IF EXISTS funnel_stage_count_{name}" for name in ("insert", "delete", "move")]
 BACKFILL = """
 INSERT INTO funnel_stagecountdelta (stage_id, delta)
@@ -66,8 +59,7 @@ def create_triggers(apps, schema_editor):
     if vendor == "postgresql":
         schema_editor.execute(PG_CREATE)
     elif vendor == "sqlite":
-        for statement in SQLITE_CREATE:
-            schema_editor.execute(statement)
+        _triggers.create_sqlite_stage_count_triggers(schema_editor)
     else:
         raise NotImplementedError(f"No stage count triggers for {vendor}")
     schema_editor.execute(BACKFILL)

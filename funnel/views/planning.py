@@ -1,5 +1,5 @@
 """The planning page: from a revenue goal and an average order value back to the contacts each stage
-needs (funnel.analytics.funnel_plan, the formula of API.md), beside today's numbers and the pace per
+needs (analytics.planning.funnel_plan, the formula of API.md), beside today's numbers and the pace per
 month. Rates are prefilled from the measured conversion of the last year and can be changed; the
 order value defaults to the average won offer. Everyone with a role may plan (nothing is stored)."""
 
@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET
 
 from accounts import roles
 from accounts.decorators import role_required
-from funnel.analytics import PLAN_MEASURE_DAYS, PlanError, funnel_figures, funnel_plan
+from analytics.planning import PLAN_MEASURE_DAYS, PlanError, funnel_plan
+from analytics.selectors import funnel_figures
 from funnel.models import Stage
 from funnel.selectors import stage_contact_counts
 

@@ -9,7 +9,8 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from funnel.analytics import PlanError, funnel_figures, funnel_plan
+from analytics.planning import PlanError, funnel_plan
+from analytics.selectors import funnel_figures, refresh
 from funnel.models import Stage
 
 
@@ -33,7 +34,10 @@ class StageFiguresSerializer(serializers.Serializer):
     cumulative_conversion = serializers.FloatField(
         allow_null=True, help_text="The product of the earlier stages' conversion_to_next (1 for the first)."
     )
-    median_days_in_stage = serializers.FloatField(allow_null=True)
+    median_days_in_stage = serializers.FloatField(
+        allow_null=True, help_text="Of the period's arrivals in the stage that have passed the next one since."
+    )
+    p90_days_in_stage = serializers.FloatField(allow_null=True, help_text="90th percentile of the same.")
 
 
 class FiguresSerializer(serializers.Serializer):
@@ -57,6 +61,7 @@ class FunnelFiguresView(GenericAPIView):
     def get(self, request):
         query = FiguresQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        refresh()
         figures = funnel_figures(
             since=query.validated_data.get("since"), until=query.validated_data.get("until")
         )
@@ -105,6 +110,7 @@ class FunnelPlanView(GenericAPIView):
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        refresh()  # measured rates stand in for missing ones
         try:
             stages = funnel_plan(**serializer.validated_data)
         except PlanError as exc:

@@ -1,0 +1,276 @@
+"""The write side of the analytics: fold queued stage transitions into passages and daily figures.
+
+A batch claims the queued transitions of up to ``BATCH_CONTACTS`` contacts (DELETE … RETURNING, in
+the same transaction as the figures it writes, so a crash leaves them queued and nothing counted
+twice) and folds them in a fixed number of statements whatever the batch size: read the
+transitions and the contacts' passages so far, insert the new passages, set ``next_at`` on the
+passages they complete, and add to the daily figures, the dwell histogram and the cohorts.
+
+Folds are serialised (an advisory lock on PostgreSQL; SQLite serialises writers anyway), so a
+contact's transitions are always folded in the order they happened.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analytics.models import Dimension, PendingTransition, StageCohort, StageDay, StageDwell, StagePassage
+from config.sql import update_rows, upsert_add
+from funnel.models import Stage, StageTransition
+
+BATCH_CONTACTS = 2_000
+# The stage whose monthly entrants form the cohorts (PRODUCT.md: "contacts that became leads in M").
+COHORT_STAGE = "lead"
+# pg_advisory_xact_lock key of the fold ("TRICHTER" folded into a bigint).
+LOCK_KEY = 0x7472_6963_6874_0001
+DWELL_CAP_DAYS = 3_650
+
+
+@dataclass
+class _Passage:
+    contact_id: int
+    stage_id: int
+    at: datetime
+    day: date
+    landed: bool
+    next_at: datetime | None
+    source: str
+    owner_id: int | None
+    industry: str
+    persona_id: int | None
+    id: int | None = None  # None: new in this batch
+
+    def values(self) -> list[tuple[str, str]]:
+        """(dimension, value) pairs this passage counts under."""
+        return [
+            (Dimension.ALL, ""),
+            (Dimension.SOURCE, self.source),
+            (Dimension.OWNER, str(self.owner_id or "")),
+            (Dimension.INDUSTRY, self.industry),
+            (Dimension.PERSONA, str(self.persona_id or "")),
+        ]
+
+
+def fold_pending(*, max_batches: int | None = None, wait: bool = True) -> int:
+    """Fold queued transitions batch by batch until none are left (or ``max_batches`` ran).
+    With ``wait=False`` a fold already running elsewhere makes this return at once (the page that
+    wants fresh figures then shows what is folded rather than wait). Returns transitions folded."""
+    folded = batches = 0
+    while max_batches is None or batches < max_batches:
+        count = _fold_batch(wait=wait)
+        if count is None:
+            break
+        folded += count
+        batches += 1
+    return folded
+
+
+def pending_count() -> int:
+    return PendingTransition.objects.count()
+
+
+@transaction.atomic
+def _fold_batch(*, wait: bool) -> int | None:
+    """One batch in one transaction. None when there was nothing to claim (or the lock was busy)."""
+    if not _lock(wait=wait):
+        return None
+    claimed = _claim(BATCH_CONTACTS)
+    if not claimed:
+        return None
+    contact_ids = sorted({contact_id for _, contact_id in claimed})
+    claimed_ids = {transition_id for transition_id, _ in claimed}
+    stages = list(Stage.objects.order_by("position").values_list("id", "position", "key"))
+    # Transitions of contacts deleted meanwhile are gone (cascade): their queue rows just vanish.
+    transitions = [
+        row
+        for row in StageTransition.objects.filter(contact_id__in=contact_ids)
+        .order_by("contact_id", "at", "id")
+        .values_list(
+            "id",
+            "contact_id",
+            "at",
+            "from_stage__position",
+            "to_stage_id",
+            "to_stage__position",
+            "contact__source",
+            "contact__owner_id",
+            "contact__company__industry",
+            "contact__persona_id",
+        )
+        if row[0] in claimed_ids
+    ]
+    passages = _existing_passages(contact_ids)
+    new = _new_passages(transitions, stages, passages)
+    figures = _Figures()
+    completed = _complete_previous(new, stages, passages, figures)
+    _cohorts(new, stages, passages, figures)
+    for passage in new:
+        for dimension, value in passage.values():
+            figures.day[(dimension, passage.day, passage.stage_id, value)][0] += 1
+    StagePassage.objects.bulk_create(
+        [
+            StagePassage(
+                contact_id=p.contact_id,
+                stage_id=p.stage_id,
+                at=p.at,
+                day=p.day,
+                landed=p.landed,
+                next_at=p.next_at,
+                source=p.source,
+                owner_id=p.owner_id,
+                industry=p.industry,
+                persona_id=p.persona_id,
+            )
+            for p in new
+        ],
+        batch_size=1_000,
+    )
+    update_rows(StagePassage, "id", {"next_at": "timestamptz"}, [(p.id, p.next_at) for p in completed])
+    figures.write()
+    return len(transitions)
+
+
+def _lock(*, wait: bool) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _claim(limit: int) -> list[tuple[int, int]]:
+    """Take every queued transition of the first ``limit`` contacts in the queue (all of a contact's
+    queued transitions at once, so that none is folded before an earlier one)."""
+    table = PendingTransition._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE contact_id IN "
+            f"(SELECT DISTINCT contact_id FROM {table} ORDER BY contact_id LIMIT %s) "
+            f"RETURNING transition_id, contact_id",
+            [limit],
+        )
+        return cursor.fetchall()
+
+
+def _existing_passages(contact_ids: list[int]) -> dict[tuple[int, int], _Passage]:
+    rows = StagePassage.objects.filter(contact_id__in=contact_ids).values_list(
+        "id", "contact_id", "stage_id", "at", "day", "landed", "next_at", "source", "owner_id", "industry",
+        "persona_id",
+    )
+    return {
+        (contact_id, stage_id): _Passage(contact_id, stage_id, at, day, landed, next_at, *rest, id=pk)
+        for pk, contact_id, stage_id, at, day, landed, next_at, *rest in rows
+    }
+
+
+def _new_passages(transitions, stages, passages: dict) -> list[_Passage]:
+    """The stages each transition passes (from before a stage to it or beyond) that its contact has
+    not passed before; the first time counts. Adds them to ``passages``."""
+    new: list[_Passage] = []
+    for _, contact_id, at, from_position, to_stage_id, to_position, source, owner_id, industry, persona_id in (
+        transitions
+    ):
+        day = timezone.localtime(at).date()
+        for stage_id, position, _ in stages:
+            if position > to_position or (from_position is not None and position <= from_position):
+                continue
+            if (contact_id, stage_id) in passages:
+                continue
+            passage = _Passage(
+                contact_id,
+                stage_id,
+                at,
+                day,
+                stage_id == to_stage_id,
+                None,
+                source or "",
+                owner_id,
+                industry or "",
+                persona_id,
+            )
+            passages[(contact_id, stage_id)] = passage
+            new.append(passage)
+    return new
+
+
+def _complete_previous(new, stages, passages, figures: _Figures) -> list[_Passage]:
+    """A new passage of a stage completes the contact's passage of the stage before it: that one
+    converted (counted on the day it was entered), and if the contact arrived in it, its days there
+    go into the dwell histogram. Returns the completed passages stored before this batch."""
+    previous = {stage_id: stages[i - 1][0] for i, (stage_id, _, _) in enumerate(stages) if i}
+    completed: list[_Passage] = []
+    for passage in new:
+        before = passages.get((passage.contact_id, previous.get(passage.stage_id)))
+        if before is None or before.next_at is not None:
+            continue
+        before.next_at = passage.at
+        for dimension, value in before.values():
+            figures.day[(dimension, before.day, before.stage_id, value)][1] += 1
+        if before.landed:
+            days = min(round((passage.at - before.at).total_seconds() / 86_400), DWELL_CAP_DAYS)
+            figures.dwell[(before.day, before.stage_id, max(days, 0))] += 1
+        if before.id is not None:
+            completed.append(before)
+    return completed
+
+
+def _cohorts(new, stages, passages, figures: _Figures) -> None:
+    """Each new passage of a stage after the cohort stage counts for the month the contact passed it."""
+    cohort = next(((sid, pos) for sid, pos, key in stages if key == COHORT_STAGE), None)
+    if cohort is None:
+        return
+    cohort_id, cohort_position = cohort
+    later = {sid for sid, pos, _ in stages if pos > cohort_position}
+    for passage in new:
+        if passage.stage_id not in later:
+            continue
+        entry = passages.get((passage.contact_id, cohort_id))
+        if entry is None:
+            continue
+        months = (passage.day.year - entry.day.year) * 12 + passage.day.month - entry.day.month
+        if months >= 0:
+            figures.cohort[(entry.day.replace(day=1), passage.stage_id, months)] += 1
+
+
+class _Figures:
+    """Increments collected over a batch, written as three upserts."""
+
+    def __init__(self):
+        self.day: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        self.dwell: dict[tuple, int] = defaultdict(int)
+        self.cohort: dict[tuple, int] = defaultdict(int)
+
+    def write(self) -> None:
+        upsert_add(
+            StageDay,
+            ("dimension", "day", "stage_id", "value"),
+            ("entered", "converted"),
+            [(*key, entered, converted) for key, (entered, converted) in self.day.items()],
+        )
+        upsert_add(StageDwell, ("day", "stage_id", "days"), ("contacts",), [(*k, n) for k, n in self.dwell.items()])
+        upsert_add(
+            StageCohort, ("month", "stage_id", "months_after"), ("contacts",), [(*k, n) for k, n in self.cohort.items()]
+        )
+
+
+def rebuild() -> int:
+    """Recount everything from the stage history: empty the figures, queue every transition, fold.
+    Figures are incomplete until it finishes (each batch commits on its own). Returns transitions."""
+    with transaction.atomic():
+        _lock(wait=True)
+        for model in (StagePassage, StageDay, StageDwell, StageCohort, PendingTransition):
+            model.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PendingTransition._meta.db_table} (transition_id, contact_id) "
+                f"SELECT id, contact_id FROM {StageTransition._meta.db_table}"
+            )
+    return fold_pending()

@@ -1,0 +1,3 @@
+"""The planning page and saved plans with plan-vs-actual."""
+
+urlpatterns: list = []
