@@ -35,7 +35,8 @@ class StageFiguresSerializer(serializers.Serializer):
         allow_null=True, help_text="The product of the earlier stages' conversion_to_next (1 for the first)."
     )
     median_days_in_stage = serializers.FloatField(
-        allow_null=True, help_text="Of the period's arrivals in the stage that have passed the next one since."
+        allow_null=True,
+        help_text="Of the period's arrivals in the stage that have passed the next one since.",
     )
     p90_days_in_stage = serializers.FloatField(allow_null=True, help_text="90th percentile of the same.")
 

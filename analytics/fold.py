@@ -162,7 +162,16 @@ def _claim(limit: int) -> list[tuple[int, int]]:
 
 def _existing_passages(contact_ids: list[int]) -> dict[tuple[int, int], _Passage]:
     rows = StagePassage.objects.filter(contact_id__in=contact_ids).values_list(
-        "id", "contact_id", "stage_id", "at", "day", "landed", "next_at", "source", "owner_id", "industry",
+        "id",
+        "contact_id",
+        "stage_id",
+        "at",
+        "day",
+        "landed",
+        "next_at",
+        "source",
+        "owner_id",
+        "industry",
         "persona_id",
     )
     return {
@@ -175,9 +184,18 @@ def _new_passages(transitions, stages, passages: dict) -> list[_Passage]:
     """The stages each transition passes (from before a stage to it or beyond) that its contact has
     not passed before; the first time counts. Adds them to ``passages``."""
     new: list[_Passage] = []
-    for _, contact_id, at, from_position, to_stage_id, to_position, source, owner_id, industry, persona_id in (
-        transitions
-    ):
+    for (
+        _,
+        contact_id,
+        at,
+        from_position,
+        to_stage_id,
+        to_position,
+        source,
+        owner_id,
+        industry,
+        persona_id,
+    ) in transitions:
         day = timezone.localtime(at).date()
         for stage_id, position, _ in stages:
             if position > to_position or (from_position is not None and position <= from_position):
@@ -255,9 +273,14 @@ class _Figures:
             ("entered", "converted"),
             [(*key, entered, converted) for key, (entered, converted) in self.day.items()],
         )
-        upsert_add(StageDwell, ("day", "stage_id", "days"), ("contacts",), [(*k, n) for k, n in self.dwell.items()])
         upsert_add(
-            StageCohort, ("month", "stage_id", "months_after"), ("contacts",), [(*k, n) for k, n in self.cohort.items()]
+            StageDwell, ("day", "stage_id", "days"), ("contacts",), [(*k, n) for k, n in self.dwell.items()]
+        )
+        upsert_add(
+            StageCohort,
+            ("month", "stage_id", "months_after"),
+            ("contacts",),
+            [(*k, n) for k, n in self.cohort.items()],
         )
 
 

@@ -42,13 +42,14 @@ class PendingTransition(models.Model):
     class Meta:
         indexes = [models.Index(fields=["contact_id"], name="pending_transition_contact_idx")]
 
+    def __str__(self):
+        return f"transition {self.transition_id}"
+
 
 class StagePassage(models.Model):
     """The first time a contact passed a stage, with what it is broken down by at that moment."""
 
-    contact = models.ForeignKey(
-        "funnel.Contact", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    contact = models.ForeignKey("funnel.Contact", on_delete=models.CASCADE, related_name="+", db_index=False)
     stage = models.ForeignKey("funnel.Stage", on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField()
     day = models.DateField(help_text="The local day of ``at``: the key of the daily figures.")
@@ -67,6 +68,9 @@ class StagePassage(models.Model):
         ]
         indexes = [models.Index(fields=["stage", "day"], name="passage_stage_day_idx")]
 
+    def __str__(self):
+        return f"{self.contact_id} passed {self.stage_id} at {self.at:%Y-%m-%d %H:%M}"
+
 
 class StageDay(models.Model):
     """Per local day, stage and breakdown value: contacts that first passed the stage that day
@@ -81,10 +85,11 @@ class StageDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["dimension", "day", "stage", "value"], name="stageday_unique"
-            )
+            models.UniqueConstraint(fields=["dimension", "day", "stage", "value"], name="stageday_unique")
         ]
+
+    def __str__(self):
+        return f"{self.day} {self.stage_id} {self.dimension}={self.value}: +{self.entered}/{self.converted}"
 
 
 class StageDwell(models.Model):
@@ -98,9 +103,10 @@ class StageDwell(models.Model):
     contacts = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["day", "stage", "days"], name="stagedwell_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["day", "stage", "days"], name="stagedwell_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.stage_id}: {self.contacts} × {self.days} d"
 
 
 class StageCohort(models.Model):
@@ -114,10 +120,11 @@ class StageCohort(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["month", "stage", "months_after"], name="stagecohort_unique"
-            )
+            models.UniqueConstraint(fields=["month", "stage", "months_after"], name="stagecohort_unique")
         ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.stage_id} +{self.months_after}: {self.contacts}"
 
 
 class SavedPlan(models.Model):

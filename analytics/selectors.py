@@ -167,7 +167,9 @@ class BreakdownRow:
         return max(self.entered.values(), default=0)
 
 
-def funnel_breakdown(*, dimension: str, since: date | None = None, until: date | None = None) -> list[BreakdownRow]:
+def funnel_breakdown(
+    *, dimension: str, since: date | None = None, until: date | None = None
+) -> list[BreakdownRow]:
     """Entrants and conversion per stage for each value of a breakdown (source, owner, industry,
     persona) — as the contact was when it passed the stage. Largest groups first; "" is "not known"."""
     if dimension not in {d.value for d in Dimension} or dimension == Dimension.ALL:

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from analytics import fold
 from analytics.models import Dimension, PendingTransition, StageCohort, StageDay, StageDwell, StagePassage
 from analytics.selectors import (
-    conversion_by_month,
     cohorts,
+    conversion_by_month,
     daily_rows,
     entries_by_week,
     funnel_breakdown,
@@ -44,9 +44,7 @@ def history(*steps, **contact_fields):
 
 
 def passages(contact):
-    return {
-        p.stage.key: p for p in StagePassage.objects.filter(contact=contact).select_related("stage")
-    }
+    return {p.stage.key: p for p in StagePassage.objects.filter(contact=contact).select_related("stage")}
 
 
 def day_row(key, day, dimension=Dimension.ALL, value=""):
@@ -57,7 +55,9 @@ def day_row(key, day, dimension=Dimension.ALL, value=""):
 def table_snapshot():
     return {
         "passages": sorted(
-            StagePassage.objects.values_list("contact_id", "stage_id", "at", "day", "landed", "next_at", "source")
+            StagePassage.objects.values_list(
+                "contact_id", "stage_id", "at", "day", "landed", "next_at", "source"
+            )
         ),
         "days": sorted(
             StageDay.objects.filter(entered__gt=0).values_list(
@@ -142,10 +142,17 @@ def test_a_later_fold_completes_earlier_passages():
 
 def test_breakdowns_keep_what_the_contact_was_when_it_passed():
     persona = Persona.objects.create(name="Werkstattleiter")
-    first, second = UserFactory(first_name="Anna", last_name="Alt"), UserFactory(first_name="Ben", last_name="Neu")
+    first, second = (
+        UserFactory(first_name="Anna", last_name="Alt"),
+        UserFactory(first_name="Ben", last_name="Neu"),
+    )
     company = CompanyFactory(industry="Maschinenbau")
     contact = history(
-        (None, "suspect", at(2, 1)), ("suspect", "lead", at(2, 3)), owner=first, company=company, persona=persona
+        (None, "suspect", at(2, 1)),
+        ("suspect", "lead", at(2, 3)),
+        owner=first,
+        company=company,
+        persona=persona,
     )
     fold.fold_pending()
     Contact.objects.filter(pk=contact.pk).update(owner=second)
@@ -157,7 +164,9 @@ def test_breakdowns_keep_what_the_contact_was_when_it_passed():
     assert owners["Anna Alt"].entered["lead"] == 1 and owners["Anna Alt"].conversion["lead"] == 1.0
     industries = funnel_breakdown(dimension="industry", since=p.since, until=p.until)
     assert [(r.label, r.entered["suspect"]) for r in industries] == [("Maschinenbau", 1)]
-    assert [r.label for r in funnel_breakdown(dimension="persona", since=p.since, until=p.until)] == ["Werkstattleiter"]
+    assert [r.label for r in funnel_breakdown(dimension="persona", since=p.since, until=p.until)] == [
+        "Werkstattleiter"
+    ]
     sources = funnel_breakdown(dimension="source", since=p.since, until=p.until)
     assert [r.label for r in sources] == ["Not known"]
     with pytest.raises(ValueError):
@@ -271,7 +280,9 @@ def test_transitions_of_deleted_contacts_leave_the_queue():
 def test_a_batch_costs_the_same_queries_for_few_or_many_contacts():
     def make(n):
         for _ in range(n):
-            history((None, "suspect", at(1, 2)), ("suspect", "lead", at(1, 5)), ("lead", "prospect", at(2, 1)))
+            history(
+                (None, "suspect", at(1, 2)), ("suspect", "lead", at(1, 5)), ("lead", "prospect", at(2, 1))
+            )
 
     def queries_of_one_batch():
         with CaptureQueriesContext(connection) as ctx:
@@ -287,7 +298,9 @@ def test_a_batch_costs_the_same_queries_for_few_or_many_contacts():
 
 def test_the_api_and_plan_see_moves_at_once(api_client_for, sales_user):
     history((None, "suspect", at(5, 1)), ("suspect", "lead", at(5, 2)))
-    response = api_client_for(sales_user).get("/api/v1/funnel/", {"since": "2026-05-01", "until": "2026-05-31"})
+    response = api_client_for(sales_user).get(
+        "/api/v1/funnel/", {"since": "2026-05-01", "until": "2026-05-31"}
+    )
     rows = {r["key"]: r for r in response.json()["stages"]}
     assert rows["lead"]["entered"] == 1 and rows["suspect"]["conversion_to_next"] == 1.0
     assert "p90_days_in_stage" in rows["suspect"]

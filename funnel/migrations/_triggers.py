@@ -8,7 +8,8 @@ SQLITE_CREATE = [
         INSERT INTO funnel_stagecountdelta (stage_id, delta) VALUES (OLD.stage_id, -1); END""",
     """CREATE TRIGGER IF NOT EXISTS funnel_stage_count_move AFTER UPDATE OF stage_id ON funnel_contact
         WHEN OLD.stage_id IS NOT NEW.stage_id BEGIN
-        INSERT INTO funnel_stagecountdelta (stage_id, delta) VALUES (OLD.stage_id, -1), (NEW.stage_id, 1); END""",
+        INSERT INTO funnel_stagecountdelta (stage_id, delta)
+        VALUES (OLD.stage_id, -1), (NEW.stage_id, 1); END""",
 ]
 
 
