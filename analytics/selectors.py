@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.fold import COHORT_STAGE, fold_pending
-from analytics.models import Dimension, StageCohort, StageDay, StageDwell
+from analytics.models import Dimension, PendingTransition, StageCohort, StageDay, StageDwell
 from funnel.models import Contact, Stage
 from funnel.selectors import stage_contact_counts
 
@@ -59,8 +59,10 @@ def period(since: date | None = None, until: date | None = None) -> Period:
 
 def refresh(*, wait: bool = False) -> None:
     """Fold what the periodic task has not folded yet, so that a page shows the latest moves. Bounded
-    to one batch: a large backlog (a bulk import) is the task's work, not a page view's."""
-    fold_pending(max_batches=1, wait=wait)
+    to one batch: a large backlog (a bulk import) is the task's work, not a page view's. Mostly
+    nothing is queued: then it costs one indexed EXISTS and no transaction."""
+    if PendingTransition.objects.exists():
+        fold_pending(max_batches=1, wait=wait)
 
 
 def daily_rows(p: Period, *, dimension: str = Dimension.ALL) -> list[tuple]:
@@ -72,14 +74,20 @@ def daily_rows(p: Period, *, dimension: str = Dimension.ALL) -> list[tuple]:
     )
 
 
-def funnel_figures(*, since: date | None = None, until: date | None = None, rows=None) -> list[StageFigures]:
+def funnel_figures(
+    *, since: date | None = None, until: date | None = None, rows=None, stages: list[Stage] | None = None
+) -> list[StageFigures]:
     """Per stage, in order: contacts in it now, entrants of the period, the share of them that passed
     the next stage since, the cumulative conversion (the product of the earlier stages' conversions)
     and the median and 90th percentile of days in the stage of the period's arrivals. Four queries;
-    pass ``rows`` (:func:`daily_rows`) when the caller has them."""
+    pass ``rows`` (:func:`daily_rows`) and ``stages`` (with ``contact_count``, as
+    ``funnel.selectors.stage_list_with_counts`` gives them) when the caller has them."""
     p = period(since, until)
-    stages = list(Stage.objects.order_by("position"))
-    counts = stage_contact_counts()
+    if stages is None:
+        stages = list(Stage.objects.order_by("position"))
+        counts = stage_contact_counts()
+    else:
+        counts = {stage.pk: stage.contact_count for stage in stages}
     entered: dict[int, int] = defaultdict(int)
     converted: dict[int, int] = defaultdict(int)
     for _day, stage_id, _value, n_entered, n_converted in rows if rows is not None else daily_rows(p):

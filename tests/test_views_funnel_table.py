@@ -1,9 +1,14 @@
 """The funnel table page and its inline (HTMX) cell editing."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from funnel.models import STAGE_TEXT_MAX_LENGTH, Stage
+from analytics.fold import fold_pending
+from funnel.models import STAGE_TEXT_MAX_LENGTH, Stage, StageTransition
+from funnel.services import contact_move_stage
 from tests.factories import ContactFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -94,14 +99,38 @@ def test_large_counts_use_thousands_separators(client_for, sales_user, settings)
 
 def test_query_count_is_constant(client_for, sales_user, django_assert_num_queries):
     client = client_for(sales_user)
-    # session, user, the user's role groups, stages, their live counts
-    with django_assert_num_queries(5):
+    # session, user, the user's role groups, stages, their live counts; the analytics' claim of
+    # queued stage moves (none: the periodic fold ran), this period's daily figures and dwell times
+    with django_assert_num_queries(8):
         client.get(TABLE_URL)
     ContactFactory.create_batch(12, stage=stage("prospect"))
     ContactFactory.create_batch(5, stage=stage("reference"))
-    with django_assert_num_queries(5):
+    fold_pending()
+    with django_assert_num_queries(8):
         response = client.get(TABLE_URL)
     assert response.context["total_contacts"] == 17
+
+
+def test_the_metric_column_shows_live_figures(client_for, sales_user):
+    """In the stage now, entered in the last 30 days (queued moves are folded when the page opens)
+    and the share of those that went on to the next stage."""
+    for _ in range(3):
+        contact_move_stage(contact=ContactFactory(stage=stage("suspect")), stage=stage("lead"))
+    ContactFactory(stage=stage("suspect"))
+    old = ContactFactory(stage=stage("suspect"), created_at=timezone.now() - timedelta(days=90))
+    StageTransition.objects.filter(contact=old).update(at=timezone.now() - timedelta(days=90))
+    response = client_for(sales_user).get(TABLE_URL)
+    live = {s.key: s.live for s in response.context["stages"]}
+    assert (live["suspect"].count, live["suspect"].entered) == (2, 4)  # the old one entered earlier
+    assert live["suspect"].conversion_to_next == 0.75
+    assert (live["lead"].count, live["lead"].entered, live["lead"].conversion_to_next) == (3, 3, 0.0)
+    html = response.content.decode()
+    row = html[html.index('id="stage-' + str(stage("suspect").pk)) :]
+    metric = row[row.index('data-column="metric"') :]
+    metric = metric[: metric.index("</td>")]
+    assert "stage-live" in metric and "75 %" in metric
+    reference = html[html.index('id="stage-' + str(stage("reference").pk)) :]
+    assert "next stage" not in reference[: reference.index("</tr>")]  # the last stage has none
 
 
 def test_user_text_is_escaped_in_table_and_drawing(client_for, marketing_user):

@@ -9,24 +9,44 @@ full page (the cell open as a form) or a redirect, so the table works without Ja
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from accounts import roles
 from accounts.decorators import role_required
+from analytics.selectors import funnel_figures, refresh
 from config.web import wants_fragment
 from funnel.models import STAGE_TEXT_COLUMNS, Stage
-from funnel.selectors import stage_list_with_counts
+from funnel.selectors import stage_list_with_counts as stage_counts
 from funnel.services import stage_update_texts
 
 EDITABLE_COLUMNS = ("name", *STAGE_TEXT_COLUMNS)
+# The metric column's live figures cover this many days up to today.
+LIVE_DAYS = 30
+
+
+def stage_list_with_counts() -> list[Stage]:
+    """The stages with their counts and, as ``live``, this period's figures (analytics.selectors):
+    entered in the last LIVE_DAYS days and conversion to the next stage, shown in the metric column."""
+    refresh()
+    stages = stage_counts()
+    today = timezone.localdate()
+    since = today - timedelta(days=LIVE_DAYS - 1)
+    figures = {f.key: f for f in funnel_figures(since=since, until=today, stages=stages)}
+    for index, stage in enumerate(stages):
+        stage.live = figures.get(stage.key)
+        stage.has_next = index + 1 < len(stages)
+    return stages
 
 
 @require_GET
@@ -44,7 +64,9 @@ def stage_row(request, pk: int):
     stage = _find(stages, pk)
     if not wants_fragment(request):
         return redirect(_row_url(stage))
-    return render(request, "funnel/_stage_row.html", {"stage": stage, "columns": _columns()})
+    return render(
+        request, "funnel/_stage_row.html", {"stage": stage, "columns": _columns(), "live_days": LIVE_DAYS}
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,7 +99,8 @@ def stage_cell_edit(request, pk: int, column: str):
 
     editing = {"editing_stage_id": stage.pk, "editing_column": column, "form": form}
     if wants_fragment(request):
-        return render(request, "funnel/_stage_row.html", {"stage": stage, "columns": _columns(), **editing})
+        context = {"stage": stage, "columns": _columns(), "live_days": LIVE_DAYS, **editing}
+        return render(request, "funnel/_stage_row.html", context)
     status = 400 if form.is_bound else 200
     return render(request, "funnel/table.html", {**_page_context(stages), **editing}, status=status)
 
@@ -104,6 +127,7 @@ class StageCellForm(forms.Form):
 def _page_context(stages: list[Stage]) -> dict:
     return {
         "stages": stages,
+        "live_days": LIVE_DAYS,
         "columns": _columns(),
         "total_contacts": sum(s.contact_count for s in stages),
     }
