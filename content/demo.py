@@ -1,12 +1,18 @@
 """Demo personas and content blocks for ``manage.py load_demo`` (idempotent: matched by name and
-title). Some hourglass phases are left without content on purpose, so the content map shows gaps."""
+title). Some hourglass phases are left without content on purpose, so the content map shows gaps.
+
+This step runs after the funnel demo, so it is also where the demo contacts get their personas.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from content.models import ContentBlock, Persona
 from content.services import content_save, persona_save
+from funnel import demo as funnel_demo
+from funnel.models import Company, Contact
 
 PERSONAS = [
     (
@@ -26,6 +32,20 @@ PERSONAS = [
         "electronics, automotive",
     ),
 ]
+# Demo contacts whose job title contains one of these words fit the persona. Spelt out because the
+# demo's titles are mostly German and the personas' role lists English; about half the contacts
+# match one, the rest stay without a persona, as in real data.
+PERSONA_TITLE_WORDS = {
+    "Hardware development lead": (
+        "Leiter Entwicklung",
+        "Head of R&D",
+        "CTO",
+        "Technischer Leiter",
+        "Engineering Manager",
+        "Projektleiter",
+    ),
+    "Purchasing manager": ("Einkauf", "Procurement", "Supply Chain"),
+}
 BLOCKS = [
     # title, format, phase, persona (index or None), topics (as the demo events carry them), url
     ("Ten reasons boards fail EMC", "article", "engagement", 0, ["emv"], "https://example.com/emc-reasons"),
@@ -47,6 +67,7 @@ def load_demo_content() -> int:
             name=name, description=description, pains=pains, goals=goals, roles=roles_, industries=industries
         )
         personas.append(persona)
+    assign_demo_personas(personas={p.name: p for p in personas})
     created = 0
     for title, format_, phase, persona, topics, url in BLOCKS:
         if ContentBlock.objects.filter(title=title).exists():
@@ -61,3 +82,19 @@ def load_demo_content() -> int:
         )
         created += 1
     return created
+
+
+def assign_demo_personas(*, personas: dict[str, Persona]) -> int:
+    """Give the demo firms' contacts that have no persona yet the one their job title fits: one UPDATE
+    per persona. Contacts of other firms (``generate_data``, real ones) are left alone. Returns how
+    many contacts got a persona."""
+    demo_companies = Company.objects.filter(name__in=[row[0] for row in funnel_demo.COMPANIES]).values("id")
+    assigned = 0
+    for name, words in PERSONA_TITLE_WORDS.items():
+        fits = Q()
+        for word in words:
+            fits |= Q(job_title__icontains=word)
+        assigned += Contact.objects.filter(fits, persona__isnull=True, company_id__in=demo_companies).update(
+            persona=personas[name]
+        )
+    return assigned

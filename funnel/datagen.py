@@ -41,6 +41,8 @@ GENERATOR_RULE = "generate_data"
 GENERATED_SALES_USERS = 5  # created when no user has the sales role, so that contacts get owners
 TAGGED_SHARE = 0.30
 COMPANY_SHARE = 0.92  # contacts with a company
+# The demo's mix of sources, plus a few contacts whose source nobody recorded ("").
+SOURCE_WEIGHTS = (*((str(source), weight) for source, weight in demo.SOURCE_WEIGHTS), ("", 5))
 DEFAULT_BATCH = 50_000
 # Written as "{}" by the CSV writer and taken as the value by the ORM; never mutated.
 EMPTY_PROPERTIES: dict = {}
@@ -160,6 +162,8 @@ class _Rows:
         self.titles, title_weights = zip(*demo.JOB_TITLES, strict=True)
         self.title_cum = _cumulative(title_weights)
         self.stage_cum = _cumulative(STAGE_SHARES)
+        self.sources, source_weights = zip(*SOURCE_WEIGHTS, strict=True)
+        self.source_cum = _cumulative(source_weights)
 
     def companies(self, start: int, count: int) -> Iterator[tuple]:
         rng = random.Random(f"{self.seed}:companies:{start}")
@@ -197,6 +201,10 @@ class _Rows:
         firsts = rng.choices(self.first_names, k=count)
         lasts = rng.choices(self.last_names, k=count)
         titles = rng.choices(self.titles, cum_weights=self.title_cum, k=count)
+        # A generator of their own, so that the other columns are what they were before sources.
+        sources = random.Random(f"{self.seed}:sources:{start}").choices(
+            self.sources, cum_weights=self.source_cum, k=count
+        )
         contacts, transitions, links = [], [], []
         for i in range(count):
             contact_id = start + i
@@ -250,6 +258,7 @@ class _Rows:
                     company_lo + int(rand() * n_companies) if rand() < COMPANY_SHARE else None,
                     stage_ids[final],
                     owner,
+                    sources[i],
                     rand() < 0.35,
                     EMPTY_PROPERTIES,
                     score,
@@ -319,7 +328,7 @@ def _attnames(model, names):
 
 COMPANY_FIELDS = ("id", "name", "domain", "industry", "employees", "properties", "created_at", "updated_at")
 CONTACT_FIELDS = (
-    "id", "email", "first_name", "last_name", "phone", "job_title", "company", "stage", "owner",
+    "id", "email", "first_name", "last_name", "phone", "job_title", "company", "stage", "owner", "source",
     "consent_email", "properties", "score", "fit_score", "engagement_score", "created_at", "updated_at",
 )
 TRANSITION_FIELDS = ("contact", "from_stage", "to_stage", "at", "by", "rule", "reason")
@@ -438,7 +447,7 @@ class _CopyWriter:
             Contact._meta.db_table,
             _columns(Contact, CONTACT_FIELDS),
             chunk.contacts,
-            not_null=["first_name", "last_name", "phone", "job_title"],
+            not_null=["first_name", "last_name", "phone", "job_title", "source"],
         )
         self._copy(
             StageTransition._meta.db_table,

@@ -105,6 +105,17 @@ TAGS = (
     "messe-2026", "messe-2025", "newsletter", "pcb-design", "ems", "nda", "prototyp",
     "serienfertigung", "webinar", "whitepaper-emv", "empfehlung", "monatspaket",
 )
+# (source, weight in %): where the contacts of an electronics design service come from.
+SOURCE_WEIGHTS = (
+    (Contact.Source.WEBSITE, 35),
+    (Contact.Source.REFERRAL, 15),
+    (Contact.Source.EVENT, 15),
+    (Contact.Source.ADVERTISING, 10),
+    (Contact.Source.SOCIAL, 8),
+    (Contact.Source.OUTBOUND, 10),
+    (Contact.Source.PARTNER, 5),
+    (Contact.Source.IMPORT, 2),
+)
 INDUSTRIES = (
     "Industrial automation", "Medical technology", "Automotive", "Energy", "Test & measurement",
     "Consumer electronics", "IoT", "Lighting", "Rail", "Agritech", "Security", "Aerospace",
@@ -283,6 +294,7 @@ class PlannedContact:
     engagement_score: int
     tags: list[str]
     moves: list[PlannedMove] = field(default_factory=list)
+    source: str = ""
 
     @property
     def stage(self) -> int:
@@ -316,6 +328,10 @@ def build_plan(*, seed: int = DEFAULT_SEED, now: datetime | None = None) -> Demo
             customer_firms.add(name)
 
     titles, title_weights = zip(*JOB_TITLES, strict=True)
+    sources, source_weights = zip(*SOURCE_WEIGHTS, strict=True)
+    # Sources come from a generator of their own, so that adding them left every other planned
+    # value (and with it the other apps' demo data, which is keyed to it) as it was.
+    source_rng = random.Random(f"{seed}:source")
     emails: set[str] = set()
     contacts = []
     for company in companies:
@@ -340,6 +356,7 @@ def build_plan(*, seed: int = DEFAULT_SEED, now: datetime | None = None) -> Demo
                 if rng.random() < 0.7
                 else ""
             )
+            source = source_rng.choices(sources, weights=source_weights)[0]
             contacts.append(
                 PlannedContact(
                     email=email,
@@ -354,6 +371,7 @@ def build_plan(*, seed: int = DEFAULT_SEED, now: datetime | None = None) -> Demo
                     engagement_score=score - fit,
                     tags=tags,
                     moves=moves,
+                    source=source.value,
                 )
             )
     return DemoPlan(companies=companies, contacts=contacts)
@@ -468,6 +486,7 @@ def load_demo(*, seed: int = DEFAULT_SEED, now: datetime | None = None) -> DemoR
             stage=stages[STAGE_KEYS[p.stage]],
             owner=users[p.owner] if p.owner else None,
             consent_email=p.consent_email,
+            source=p.source,
             # Demo state, as if the scoring app had scored eighteen months of activity.
             score=p.fit_score + p.engagement_score,
             fit_score=p.fit_score,

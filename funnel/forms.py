@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
+from content.models import Persona
 from funnel.models import Company, Contact, Stage, StageTransition, Tag, normalise_domain
 from funnel.selectors import CONTACT_ORDERINGS
 from funnel.services import normalise_tags
@@ -109,6 +110,19 @@ class ContactForm(forms.Form):
         required=False,
         help_text=_("Comma-separated, e.g. “trade fair, newsletter”."),
     )
+    source = forms.ChoiceField(
+        label=_("Source"),
+        choices=[("", _("— unknown —")), *Contact.Source.choices],
+        required=False,
+        help_text=_("Where the contact came from; the funnel analytics compare conversion by source."),
+    )
+    persona = forms.ModelChoiceField(
+        label=_("Persona"),
+        queryset=Persona.objects.order_by("name"),
+        required=False,
+        empty_label=_("— none —"),
+        help_text=_("The buyer persona this contact fits best."),
+    )
     consent_email = forms.BooleanField(label=_("Agreed to receive emails"), required=False)
     stage = forms.ModelChoiceField(
         label=_("Stage"), queryset=Stage.objects.order_by("position"), to_field_name="key", empty_label=None
@@ -126,6 +140,8 @@ class ContactForm(forms.Form):
                 "company": instance.company,
                 "owner": instance.owner_id,
                 "tags": ", ".join(t.name for t in instance.tags.all()),
+                "source": instance.source,
+                "persona": instance.persona_id,
                 "consent_email": instance.consent_email,
             }
         super().__init__(*args, **kwargs)

@@ -50,7 +50,7 @@ def stage_list_with_counts() -> list[Stage]:
 
 
 def contact_queryset() -> QuerySet[Contact]:
-    return Contact.objects.select_related("stage", "company", "owner").prefetch_related("tags")
+    return Contact.objects.select_related("stage", "company", "owner", "persona").prefetch_related("tags")
 
 
 def contact_search_q(text: str) -> Q:

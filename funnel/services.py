@@ -22,6 +22,8 @@ CONTACT_FIELDS = (
     "owner",
     "consent_email",
     "properties",
+    "source",
+    "persona",
 )
 
 

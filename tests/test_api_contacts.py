@@ -20,6 +20,8 @@ FIELDS = {
     "stage",
     "owner",
     "tags",
+    "source",
+    "persona",
     "consent_email",
     "properties",
     "score",

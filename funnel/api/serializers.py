@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from content.models import Persona
 from funnel.models import STAGE_TEXT_COLUMNS, Company, Contact, Stage, StageTransition, Tag
 
 PROPERTIES_MAX_BYTES = 16 * 1024
@@ -22,6 +23,7 @@ MAX_TAGS = 50
 # PostgreSQL's integer column; SQLite would take more, but the API promises the same on both.
 INT32_MAX = 2**31 - 1
 EMAIL_TAKEN = _("A contact with this email address already exists.")
+PERSONA_UNKNOWN = _("There is no persona with id {pk_value}.")
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -105,6 +107,27 @@ class TagListField(serializers.ListField):
         return sorted((tag.name for tag in data.all()), key=str.casefold)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": [*Contact.Source.values, ""],
+        "description": "Where the contact came from; blank means unknown.\n\n"
+        + "\n".join(f"* `{value}` - {label}" for value, label in Contact.Source.choices),
+    },
+    # A named component of its own: left to drf-spectacular, two enum fields called "source" (this
+    # and the task's) would both be renamed, and the published SourceEnum of tasks would disappear.
+    component_name="ContactSourceEnum",
+)
+class ContactSourceField(serializers.ChoiceField):
+    """One of ``Contact.Source`` or "" (unknown, the default)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", Contact.Source.choices)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
 # Stages ------------------------------------------------------------------------------------------
 
 
@@ -158,6 +181,14 @@ class ContactSerializer(ApiModelSerializer):
         help_text="User id of an active user.",
     )
     tags = TagListField()
+    source = ContactSourceField()
+    persona = serializers.PrimaryKeyRelatedField(
+        queryset=Persona.objects.all(),
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": PERSONA_UNKNOWN},
+        help_text="Persona id, or null.",
+    )
     properties = PropertiesField()
 
     class Meta:
@@ -173,6 +204,8 @@ class ContactSerializer(ApiModelSerializer):
             "stage",
             "owner",
             "tags",
+            "source",
+            "persona",
             "consent_email",
             "properties",
             "score",
