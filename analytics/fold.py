@@ -286,7 +286,9 @@ class _Figures:
 
 def rebuild() -> int:
     """Recount everything from the stage history: empty the figures, queue every transition, fold.
-    Figures are incomplete until it finishes (each batch commits on its own). Returns transitions."""
+    Figures are incomplete until it finishes (each batch commits on its own). The breakdowns then
+    take each contact's source, owner, industry and persona as they are now (the history does not
+    keep what they were). Returns transitions."""
     with transaction.atomic():
         _lock(wait=True)
         for model in (StagePassage, StageDay, StageDwell, StageCohort, PendingTransition):

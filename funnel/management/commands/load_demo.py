@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
+from analytics.fold import fold_pending
 from content import demo as content_demo
 from customers import demo as customers_demo
 from customers.consumption import consumption_check
@@ -73,6 +74,8 @@ class Command(BaseCommand):
             f"Demo tasks: {tasks.threshold_tasks} from threshold crossings, {tasks.manual_tasks} manual."
         )
         self.stdout.write(f"Demo content: {content_demo.load_demo_content()} content blocks created.")
+        # Last, so the analytics see the personas and owners the steps above gave the contacts.
+        self.stdout.write(f"Analytics: {fold_pending():,} stage transitions folded into the figures.")
         stages = Stage.objects.order_by("position").annotate(n=Count("contacts"))
         self.stdout.write("Contacts by stage: " + ", ".join(f"{s.key} {s.n}" for s in stages))
         self._print_logins()
