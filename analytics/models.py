@@ -13,6 +13,8 @@ counts once per stage, the first time (falling back and coming again enters noth
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -135,10 +137,13 @@ class SavedPlan(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     revenue_goal = models.DecimalField(
-        _("revenue goal"), max_digits=18, decimal_places=2, validators=[MinValueValidator(0.01)]
+        _("revenue goal"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
     )
     average_order_value = models.DecimalField(
-        _("average order value"), max_digits=18, decimal_places=2, validators=[MinValueValidator(0.01)]
+        _("average order value"),
+        max_digits=18,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
     )
     starts_on = models.DateField(_("starts on"))
     months = models.PositiveSmallIntegerField(
