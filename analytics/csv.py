@@ -54,7 +54,8 @@ def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> 
 
 
 def _safe_filename(filename: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", filename).strip(".-") or "export"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", filename)
+    name = re.sub(r"\.{2,}", ".", name).strip(".-") or "export"
     if not name.lower().endswith(".csv"):
         name += ".csv"
     return name

@@ -3,10 +3,10 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from analytics.api import FunnelFiguresView, FunnelPlanView
 from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
 from customers.api.references import ReferenceViewSet
 from customers.api.views import SignalViewSet
-from analytics.api import FunnelFiguresView, FunnelPlanView
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
 from nurturing.api.views import (
     ConsentWithdrawalView,

@@ -49,13 +49,50 @@ EMPTY_PROPERTIES: dict = {}
 
 LEGAL_FORMS = ("GmbH", "GmbH", "GmbH", "AG", "GmbH & Co. KG", "KG", "SE", "Ltd", "B.V.", "s.r.o.")
 COMPANY_WORDS = (
-    "Elektronik", "Sensorik", "Messtechnik", "Antriebstechnik", "Steuerungstechnik", "Medizintechnik",
-    "Automation", "Systems", "Power", "Photonik", "Robotik", "Energietechnik", "Lichttechnik",
-    "Embedded", "Industrietechnik", "Fahrzeugtechnik", "Gerätebau", "Solutions", "Instruments",
+    "Elektronik",
+    "Sensorik",
+    "Messtechnik",
+    "Antriebstechnik",
+    "Steuerungstechnik",
+    "Medizintechnik",
+    "Automation",
+    "Systems",
+    "Power",
+    "Photonik",
+    "Robotik",
+    "Energietechnik",
+    "Lichttechnik",
+    "Embedded",
+    "Industrietechnik",
+    "Fahrzeugtechnik",
+    "Gerätebau",
+    "Solutions",
+    "Instruments",
 )
 COMPANY_PREFIXES = (
-    "Nord", "Süd", "West", "Ost", "Rhein", "Main", "Elb", "Isar", "Donau", "Alpen", "Hanse", "Alb",
-    "Harz", "Tauber", "Mosel", "Saar", "Weser", "Ems", "Spree", "Neckar", "Inn", "Lech", "Ruhr",
+    "Nord",
+    "Süd",
+    "West",
+    "Ost",
+    "Rhein",
+    "Main",
+    "Elb",
+    "Isar",
+    "Donau",
+    "Alpen",
+    "Hanse",
+    "Alb",
+    "Harz",
+    "Tauber",
+    "Mosel",
+    "Saar",
+    "Weser",
+    "Ems",
+    "Spree",
+    "Neckar",
+    "Inn",
+    "Lech",
+    "Ruhr",
 )
 
 
@@ -328,8 +365,23 @@ def _attnames(model, names):
 
 COMPANY_FIELDS = ("id", "name", "domain", "industry", "employees", "properties", "created_at", "updated_at")
 CONTACT_FIELDS = (
-    "id", "email", "first_name", "last_name", "phone", "job_title", "company", "stage", "owner", "source",
-    "consent_email", "properties", "score", "fit_score", "engagement_score", "created_at", "updated_at",
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "company",
+    "stage",
+    "owner",
+    "source",
+    "consent_email",
+    "properties",
+    "score",
+    "fit_score",
+    "engagement_score",
+    "created_at",
+    "updated_at",
 )
 TRANSITION_FIELDS = ("contact", "from_stage", "to_stage", "at", "by", "rule", "reason")
 
@@ -343,8 +395,10 @@ def _worth_rebuilding(new_contacts: int) -> bool:
     if new_contacts < REBUILD_INDEXES_FROM:
         return False
     with connection.cursor() as cursor:
-        cursor.execute("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
-                       [Contact._meta.db_table])
+        cursor.execute(
+            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+            [Contact._meta.db_table],
+        )
         existing = cursor.fetchone()[0]
     return new_contacts >= existing
 

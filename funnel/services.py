@@ -158,15 +158,25 @@ def contact_create(
 def record_entry(*, contact: Contact, by=None, rule: str = "", reason: str = "") -> StageTransition:
     """Record a new contact's entry into the funnel: the first transition, from no stage."""
     return _record_transition(
-        contact=contact, from_stage=None, to_stage=contact.stage, by=by, rule=rule, reason=reason,
+        contact=contact,
+        from_stage=None,
+        to_stage=contact.stage,
+        by=by,
+        rule=rule,
+        reason=reason,
         at=contact.created_at,
     )
 
 
 @transaction.atomic
 def contact_update(
-    *, contact: Contact, by=None, stage: Stage | None = None, tags: Iterable[str] | None = None,
-    reason: str = "", **fields
+    *,
+    contact: Contact,
+    by=None,
+    stage: Stage | None = None,
+    tags: Iterable[str] | None = None,
+    reason: str = "",
+    **fields,
 ) -> Contact:
     """Change a contact's fields; a changed ``stage`` goes through :func:`contact_move_stage`."""
     unknown = set(fields) - set(CONTACT_FIELDS)
