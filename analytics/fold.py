@@ -12,6 +12,7 @@ contact's transitions are always folded in the order they happened.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +30,11 @@ COHORT_STAGE = "lead"
 # pg_advisory_xact_lock key of the fold ("TRICHTER" folded into a bigint).
 LOCK_KEY = 0x7472_6963_6874_0001
 DWELL_CAP_DAYS = 3_650
+
+
+def whole_days(delta) -> int:
+    """Rounded to whole days, halves up (as ``floor(x + 0.5)`` in the SQL rebuild)."""
+    return math.floor(delta.total_seconds() / 86_400 + 0.5)
 
 
 @dataclass
@@ -248,7 +254,7 @@ def _complete_previous(new, stages, passages, figures: _Figures) -> list[_Passag
         for dimension, value in before.values():
             figures.day[(dimension, before.day, before.stage_id, value)][1] += 1
         if before.landed:
-            days = min(round((passage.at - before.at).total_seconds() / 86_400), DWELL_CAP_DAYS)
+            days = min(whole_days(passage.at - before.at), DWELL_CAP_DAYS)
             figures.dwell[(before.day, before.stage_id, max(days, 0))] += 1
         if before.id is not None:
             completed.append(before)
@@ -300,16 +306,19 @@ class _Figures:
 
 
 def rebuild() -> int:
-    """Recount everything from the stage history: empty the figures, then fold every contact's whole
-    history, a batch of contacts per transaction in id order (read from the history's contact index,
-    not through the queue). Transitions queued meanwhile are folded later, harmlessly even where the
-    rebuild already saw them. Figures are incomplete until it finishes. The breakdowns then take each
-    contact's source, owner, industry and persona as they are now (the history does not keep what
-    they were). Returns transitions folded."""
+    """Recount everything from the stage history. Figures are incomplete until it finishes. The
+    breakdowns then take each contact's source, owner, industry and persona as they are now (the
+    history does not keep what they were). Returns the transitions counted.
+
+    PostgreSQL: a handful of set-based statements in one transaction (readers see the old figures
+    until it commits). Elsewhere: the incremental fold over every contact's whole history, a batch of
+    contacts per transaction. Either way, transitions queued meanwhile are folded later, harmlessly
+    even where the rebuild already saw them (a stage counts at a contact's first passage, once)."""
+    if connection.vendor == "postgresql":
+        return _rebuild_sql()
     with transaction.atomic():
         _lock(wait=True)
-        for model in (StagePassage, StageDay, StageDwell, StageCohort, PendingTransition):
-            model.objects.all().delete()
+        _empty()
     folded, after = 0, 0
     while True:
         with transaction.atomic():
@@ -324,3 +333,75 @@ def rebuild() -> int:
                 return folded
             folded += _fold_contacts(contact_ids, only=None)
             after = contact_ids[-1]
+
+
+def _empty() -> None:
+    with connection.cursor() as cursor:
+        for model in (StagePassage, StageDay, StageDwell, StageCohort, PendingTransition):
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
+
+
+# The same definitions as the incremental fold, as SQL (tests compare the two on PostgreSQL).
+_REBUILD_PASSAGES = """
+INSERT INTO analytics_stagepassage
+    (contact_id, stage_id, at, day, landed, next_at, source, owner_id, industry, persona_id)
+SELECT DISTINCT ON (t.contact_id, s.id)
+    t.contact_id, s.id, t.at, (t.at AT TIME ZONE %(tz)s)::date, s.id = t.to_stage_id, NULL,
+    c.source, c.owner_id, coalesce(co.industry, ''), c.persona_id
+FROM funnel_stagetransition t
+JOIN funnel_stage ts ON ts.id = t.to_stage_id
+LEFT JOIN funnel_stage fs ON fs.id = t.from_stage_id
+JOIN funnel_stage s ON s.position <= ts.position AND (fs.id IS NULL OR s.position > fs.position)
+JOIN funnel_contact c ON c.id = t.contact_id
+LEFT JOIN funnel_company co ON co.id = c.company_id
+ORDER BY t.contact_id, s.id, t.at, t.id
+"""
+_REBUILD_NEXT = """
+WITH following AS (
+    SELECT id, lead(id) OVER (ORDER BY position) AS next_id FROM funnel_stage
+)
+UPDATE analytics_stagepassage p SET next_at = n.at
+FROM following f, analytics_stagepassage n
+WHERE f.id = p.stage_id AND n.stage_id = f.next_id AND n.contact_id = p.contact_id
+"""
+_REBUILD_DAYS = """
+INSERT INTO analytics_stageday (dimension, day, stage_id, value, entered, converted)
+SELECT d.dimension, p.day, p.stage_id, d.value, count(*), count(p.next_at)
+FROM analytics_stagepassage p
+CROSS JOIN LATERAL (VALUES
+    ('all', ''), ('source', p.source), ('owner', coalesce(p.owner_id::text, '')),
+    ('industry', p.industry), ('persona', coalesce(p.persona_id::text, ''))
+) AS d(dimension, value)
+GROUP BY d.dimension, p.day, p.stage_id, d.value
+"""
+_REBUILD_DWELL = """
+INSERT INTO analytics_stagedwell (day, stage_id, days, contacts)
+SELECT day, stage_id,
+       least(greatest(floor(extract(epoch FROM next_at - at) / 86400 + 0.5)::int, 0), %(cap)s), count(*)
+FROM analytics_stagepassage
+WHERE landed AND next_at IS NOT NULL
+GROUP BY 1, 2, 3
+"""
+_REBUILD_COHORTS = """
+INSERT INTO analytics_stagecohort (month, stage_id, months_after, contacts)
+SELECT date_trunc('month', l.day)::date, p.stage_id,
+       (extract(year FROM p.day) - extract(year FROM l.day)) * 12
+       + extract(month FROM p.day) - extract(month FROM l.day), count(*)
+FROM analytics_stagepassage l
+JOIN funnel_stage ls ON ls.id = l.stage_id AND ls.key = %(cohort)s
+JOIN analytics_stagepassage p ON p.contact_id = l.contact_id
+JOIN funnel_stage ps ON ps.id = p.stage_id AND ps.position > ls.position
+WHERE date_trunc('month', p.day) >= date_trunc('month', l.day)
+GROUP BY 1, 2, 3
+"""
+
+
+def _rebuild_sql() -> int:
+    params = {"tz": timezone.get_current_timezone_name(), "cap": DWELL_CAP_DAYS, "cohort": COHORT_STAGE}
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock(wait=True)
+        _empty()
+        for statement in (_REBUILD_PASSAGES, _REBUILD_NEXT, _REBUILD_DAYS, _REBUILD_DWELL, _REBUILD_COHORTS):
+            cursor.execute(statement, params)
+        cursor.execute("SELECT count(*) FROM funnel_stagetransition")
+        return cursor.fetchone()[0]
