@@ -129,7 +129,13 @@ def fold(force: bool) -> float | None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for table in ("analytics_stagepassage", "analytics_stageday", "analytics_stagedwell"):
+        for table in (
+            "analytics_stagepassage",
+            "analytics_stageday",
+            "analytics_stagedwell",
+            "analytics_stagecohort",
+            "analytics_pendingtransition",
+        ):
             cursor.execute(f"VACUUM (ANALYZE) {table}")
     print(f"Folded {folded:,} transitions in {seconds:.1f} s ({folded / seconds:,.0f}/s).")
     return seconds
