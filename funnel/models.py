@@ -123,7 +123,10 @@ class Contact(models.Model):
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
     # Blank: not known. Both are copied into the stage history's analytics when the contact passes a
     # stage (analytics.StagePassage), so later edits do not rewrite what already happened.
-    source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    # db_default: bulk writers that name their columns (COPY, other tools) need not know this one.
+    source = models.CharField(
+        _("source"), max_length=20, choices=Source.choices, blank=True, default="", db_default=""
+    )
     persona = models.ForeignKey(
         "content.Persona",
         on_delete=models.SET_NULL,

@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='source',
-            field=models.CharField(blank=True, choices=[('website', 'Website'), ('referral', 'Referral'), ('event', 'Trade fair or event'), ('advertising', 'Advertising'), ('social', 'Social media'), ('outbound', 'Own prospecting'), ('partner', 'Partner'), ('import', 'List import'), ('other', 'Other')], max_length=20, verbose_name='source'),
+            field=models.CharField(blank=True, choices=[('website', 'Website'), ('referral', 'Referral'), ('event', 'Trade fair or event'), ('advertising', 'Advertising'), ('social', 'Social media'), ('outbound', 'Own prospecting'), ('partner', 'Partner'), ('import', 'List import'), ('other', 'Other')], max_length=20, verbose_name='source', default='', db_default=''),
         ),
         migrations.RunPython(recreate_sqlite_triggers, migrations.RunPython.noop),
     ]
