@@ -40,6 +40,13 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--generate", action="store_true", help="Generate missing contacts.")
     parser.add_argument("--refold", action="store_true", help="Rebuild the analytics even if current.")
+    parser.add_argument(
+        "--moves",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also move N leads to prospect through the stage service and time the incremental fold.",
+    )
     args = parser.parse_args(argv)
     run.setup_django()
     from django.db import connection
@@ -51,6 +58,7 @@ def main(argv=None) -> int:
         return 2
     add_round_trips(args.transitions)
     fold_seconds = fold(args.refold)
+    incremental = incremental_fold(args.moves) if args.moves else None
     run.ensure_static_manifest()
     user, token = run.bench_user()
     from django.contrib.auth.models import Group
@@ -66,7 +74,7 @@ def main(argv=None) -> int:
         verdict = "n/a" if result.p95_ms is None else ("met" if result.p95_ms <= target else "MISSED")
         print(f"  {result.label:<48} p95 {result.p95_ms} ms, target ≤ {target:.0f} ms: {verdict}")
     run.print_slowest_queries(results)
-    write(results, fold_seconds)
+    write(results, fold_seconds, incremental)
     return 0
 
 
@@ -139,6 +147,29 @@ def fold(force: bool) -> float | None:
             cursor.execute(f"VACUUM (ANALYZE) {table}")
     print(f"Folded {folded:,} transitions in {seconds:.1f} s ({folded / seconds:,.0f}/s).")
     return seconds
+
+
+def incremental_fold(moves: int) -> dict:
+    """Move ``moves`` leads to prospect (``contact_move_stage_many``, batches of 1,000 as the scoring
+    rules do) and time the fold that the periodic task would run next."""
+    from analytics.fold import fold_pending
+    from funnel.models import Contact, Stage
+    from funnel.services import contact_move_stage_many
+
+    prospect = Stage.objects.get(key="prospect")
+    ids = list(Contact.objects.filter(stage__key="lead").order_by("-id").values_list("id", flat=True)[:moves])
+    started = time.monotonic()
+    for start in range(0, len(ids), 1_000):
+        contact_move_stage_many(moves={i: [(prospect, "bench")] for i in ids[start : start + 1_000]})
+    moved = time.monotonic() - started
+    started = time.monotonic()
+    folded = fold_pending()
+    seconds = time.monotonic() - started
+    print(
+        f"Incremental: {len(ids):,} leads moved in {moved:.1f} s; fold of {folded:,} transitions "
+        f"{seconds:.2f} s ({folded / seconds:,.0f}/s)."
+    )
+    return {"moved": len(ids), "move_seconds": moved, "folded": folded, "fold_seconds": seconds}
 
 
 def endpoints_to_measure(user) -> list:
@@ -215,7 +246,7 @@ def endpoints_to_measure(user) -> list:
     ]
 
 
-def write(results, fold_seconds) -> None:
+def write(results, fold_seconds, incremental) -> None:
     contacts, transitions = counts()
     run.RESULTS_DIR.mkdir(exist_ok=True)
     path = run.RESULTS_DIR / f"analytics-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -225,6 +256,7 @@ def write(results, fold_seconds) -> None:
                 "contacts": contacts,
                 "transitions": transitions,
                 "fold_seconds": fold_seconds,
+                "incremental_fold": incremental,
                 "results": [{k: v for k, v in r.__dict__.items() if k != "timings_ms"} for r in results],
             },
             indent=2,
