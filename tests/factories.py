@@ -53,3 +53,15 @@ class ContactFactory(factory.django.DjangoModelFactory):
             StageTransition.objects.create(
                 contact=self, from_stage=None, to_stage=self.stage, at=self.created_at
             )
+
+
+def contact_with_history(*steps, **fields) -> Contact:
+    """A contact whose stage history is exactly ``steps``: (from key | None, to key, datetime), in
+    order; it ends in the last step's stage. ``fields`` go to the ContactFactory."""
+    contact = ContactFactory(stage=stage(steps[-1][1]), **fields)
+    StageTransition.objects.filter(contact=contact).delete()  # the factory's entry
+    for from_key, to_key, when in steps:
+        StageTransition.objects.create(
+            contact=contact, from_stage=stage(from_key) if from_key else None, to_stage=stage(to_key), at=when
+        )
+    return contact

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.csv import csv_response, safe_cell
-from funnel.models import Contact, StageTransition
-from tests.factories import CompanyFactory, ContactFactory, UserFactory, stage
+from funnel.models import Contact
+from tests.factories import CompanyFactory, UserFactory
+from tests.factories import contact_with_history as history
 from tests.test_browser import browser_page, log_in  # noqa: F401 (the browser test's fixture, login)
 
 pytestmark = pytest.mark.django_db
@@ -28,17 +29,6 @@ EVIL_INDUSTRY = '=HYPERLINK("http://evil.example/x","click")'
 
 def at(month, day, year=2025):
     return datetime(year, month, day, 12, tzinfo=UTC)
-
-
-def history(*steps, **fields):
-    """A contact with these transitions: (from key | None, to key, datetime)."""
-    contact = ContactFactory(stage=stage(steps[-1][1]), **fields)
-    StageTransition.objects.filter(contact=contact).delete()  # the factory's entry
-    for from_key, to_key, when in steps:
-        StageTransition.objects.create(
-            contact=contact, from_stage=stage(from_key) if from_key else None, to_stage=stage(to_key), at=when
-        )
-    return contact
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from analytics.models import SavedPlan
 from analytics.plan_selectors import OVER, RUNNING, UPCOMING, cumulative_series, plan_progress
 from analytics.planning import funnel_plan
 from analytics.selectors import refresh
-from funnel.models import StageTransition
-from tests.factories import ContactFactory, stage
+from tests.factories import contact_with_history as history
 
 pytestmark = pytest.mark.django_db
 
@@ -42,17 +41,6 @@ REQUIRED = {
 
 def at(year, month, day):
     return datetime(year, month, day, 12, tzinfo=timezone.get_current_timezone())
-
-
-def history(*steps):
-    """A contact with these transitions: (from key | None, to key, datetime)."""
-    contact = ContactFactory(stage=stage(steps[-1][1]))
-    StageTransition.objects.filter(contact=contact).delete()  # the factory's entry
-    for from_key, to_key, when in steps:
-        StageTransition.objects.create(
-            contact=contact, from_stage=stage(from_key) if from_key else None, to_stage=stage(to_key), at=when
-        )
-    return contact
 
 
 def freeze(monkeypatch, moment: datetime):

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from funnel.models import StageTransition
-from tests.factories import ContactFactory, stage
+from tests.factories import contact_with_history as history
 
 pytestmark = pytest.mark.django_db
 
@@ -19,17 +18,6 @@ def api(api_client_for, sales_user):
 
 def at(month, day):
     return datetime(2026, month, day, 12, tzinfo=UTC)
-
-
-def history(*steps):
-    """A contact with these transitions: (from key | None, to key, datetime)."""
-    contact = ContactFactory(stage=stage(steps[-1][1]))
-    StageTransition.objects.filter(contact=contact).delete()  # the factory's entry
-    for from_key, to_key, when in steps:
-        StageTransition.objects.create(
-            contact=contact, from_stage=stage(from_key) if from_key else None, to_stage=stage(to_key), at=when
-        )
-    return contact
 
 
 def figures(api, **params):
