@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.csv import csv_response, safe_cell
+from config.csv import csv_response, safe_cell
 from funnel.models import Contact
 from tests.factories import CompanyFactory, UserFactory
 from tests.factories import contact_with_history as history

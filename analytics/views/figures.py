@@ -34,9 +34,9 @@ from django.views.decorators.http import require_GET
 from accounts import roles
 from accounts.decorators import role_required
 from analytics import selectors
-from analytics.csv import csv_response
 from analytics.fold import COHORT_STAGE
 from analytics.models import BREAKDOWNS, StageDay
+from config.csv import csv_response
 from config.web import wants_fragment
 from funnel.models import Stage
 from funnel.templatetags.funnel_tags import STAGE_COLOURS, SVG_ROW_HEIGHT, SVG_WIDTH, funnel_drawing

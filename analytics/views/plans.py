@@ -29,10 +29,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import roles
 from accounts.decorators import role_required
 from analytics import plan_selectors, plans
-from analytics.csv import csv_response
 from analytics.models import SavedPlan
 from analytics.planning import PLAN_MEASURE_DAYS, PlanError, funnel_plan
 from analytics.selectors import measured_rates, refresh
+from config.csv import csv_response
 from config.web import add_service_errors, render_page, wants_fragment
 from funnel.models import Stage
 from funnel.selectors import stage_contact_counts

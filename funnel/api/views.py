@@ -7,6 +7,7 @@ requesting user as ``by``), every read starts from ``funnel.selectors``.
 from contextlib import contextmanager
 
 from django.db import IntegrityError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -23,13 +24,14 @@ from funnel.api.serializers import (
     StageSerializer,
     StageTransitionSerializer,
 )
+from funnel.exports import contact_export_response
 
 
 class ApiViewSet(viewsets.GenericViewSet):
     def filter_queryset(self, queryset):
         # Query filters belong to lists. DRF would also run them in get_object(), so that
         # "/contacts/5/?stage=lead" turned into a 404 (or a 400) for a contact in another stage.
-        if self.action != "list":
+        if self.action not in ("list", "export"):
             return queryset
         return super().filter_queryset(queryset)
 
@@ -158,6 +160,31 @@ class ContactViewSet(
 
     def perform_destroy(self, instance):
         services.contact_delete(contact=instance)
+
+    def perform_content_negotiation(self, request, force=False):
+        # The export answers text/csv itself (a streamed response, not rendered by DRF); a client that
+        # asks for text/csv only must still get its errors (400, 401, 403) as JSON rather than a 406.
+        return super().perform_content_negotiation(request, force=force or self.action == "export")
+
+    @extend_schema(
+        summary="The filtered contacts as a CSV file",
+        description=(
+            "All contacts matching the list's filters, in the list's order, unpaginated and streamed: "
+            "UTF-8 with BOM, one header row (`id`, `email`, `first_name`, `last_name`, `company` name, "
+            "`job_title`, `phone`, `stage` key, `owner` username, `source`, `persona` name, `score`, "
+            "`fit_score`, `engagement_score`, `tags` joined with `;`, `consent_email`, `created_at`). "
+            "Text cells a spreadsheet could read as a formula start with `'`. "
+            "Invalid filter values are a 400 (JSON) like on the list."
+        ),
+        filters=True,  # not a list response, so drf-spectacular would leave the filters out
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            400: OpenApiResponse(description="Invalid filter value (JSON, naming the parameter)."),
+        },
+    )
+    @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
+    def export(self, request):
+        return contact_export_response(self.filter_queryset(self.get_queryset()))
 
     @extend_schema(
         summary="Move a contact to a stage",
