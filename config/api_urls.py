@@ -16,6 +16,7 @@ from nurturing.api.views import (
     StepViewSet,
 )
 from offers.api.views import OfferViewSet, OwnershipViewSet, ProductViewSet
+from privacy.api import ContactEraseView, ContactPersonalDataView
 from sales.api.views import TaskViewSet
 from scoring.api.calibration import CalibrationApplyView, CalibrationReportView
 from scoring.api.views import (
@@ -56,6 +57,8 @@ urlpatterns = [
     path("events/", EventIngestView.as_view(), name="events"),
     path("contacts/<int:pk>/events/", ContactEventsView.as_view(), name="contact-events"),
     path("contacts/<int:pk>/score/", ContactScoreView.as_view(), name="contact-score"),
+    path("contacts/<int:pk>/personal-data/", ContactPersonalDataView.as_view(), name="contact-personal-data"),
+    path("contacts/<int:pk>/erase/", ContactEraseView.as_view(), name="contact-erase"),
     path("content-map/", ContentMapView.as_view(), name="content-map"),
     path("consent-withdrawals/", ConsentWithdrawalView.as_view(), name="consent-withdrawals"),
     path("scoring/settings/", ScoringSettingsView.as_view(), name="scoring-settings"),

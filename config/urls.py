@@ -23,6 +23,7 @@ urlpatterns = [
     # Personas, content blocks, the content map.
     path("content/", include("content.urls")),
     path("", include("analytics.urls")),
+    path("privacy/", include("privacy.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts import roles
 from accounts.permissions import ReadOrEdit
-from config.api import service_errors_as_400
+from config.api import OptionalURLField, service_errors_as_400
 from content import selectors, services
 from content.hourglass import Phase
 from content.models import ContentBlock, Persona
@@ -39,6 +39,7 @@ class PersonaSerializer(serializers.ModelSerializer):
 
 
 class ContentBlockSerializer(serializers.ModelSerializer):
+    url = OptionalURLField(max_length=500)
     topics = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=20)
 
     class Meta:
@@ -133,7 +134,10 @@ class ContentMapView(GenericAPIView):
     filter_backends: list = []
     pagination_class = None
 
-    @extend_schema(summary="The content map: content blocks per hourglass phase and persona")
+    @extend_schema(
+        summary="The content map: content blocks per hourglass phase and persona",
+        responses=ContentMapCellSerializer(many=True),
+    )
     def get(self, request):
         personas, rows = selectors.content_map()
         keys = [str(p.pk) for p in personas] + ["none"]

@@ -28,6 +28,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 @pytest.fixture
 def browser_page():
+    # Playwright's wait_for_function evaluates its predicate with eval, which the app's
+    # Content-Security-Policy forbids; these tests are about behaviour, tests/test_csp.py about the
+    # policy (with strict_browser_page).
+    yield from open_page(bypass_csp=True)
+
+
+@pytest.fixture
+def strict_browser_page():
+    yield from open_page(bypass_csp=False)
+
+
+def open_page(*, bypass_csp: bool):
     if not shutil.which(CHROMIUM):
         reason = f"{CHROMIUM} is missing (apt-get install chromium)"
         print(f"browser test: {reason}")
@@ -40,7 +52,7 @@ def browser_page():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=bypass_csp)
             page.set_default_timeout(10_000)
             yield page
         finally:

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import ContactFactory, UserFactory, stage
-from tests.test_browser import browser_page, log_in  # noqa: F401  (fixture)
+from tests.test_browser import log_in, strict_browser_page  # noqa: F401  (fixture)
 
 
 @pytest.mark.django_db
@@ -35,7 +35,8 @@ PAGES = [
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_no_page_breaks_the_policy(live_server, browser_page):  # noqa: F811
+def test_no_page_breaks_the_policy(live_server, strict_browser_page):  # noqa: F811
+    browser_page = strict_browser_page
     UserFactory(username="csp-admin", roles=["admin"], is_staff=True, is_superuser=True)
     contact = ContactFactory(stage=stage("lead"), first_name="<script>alert(1)</script>")
     violations = []

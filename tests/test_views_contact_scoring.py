@@ -212,8 +212,9 @@ def test_load_more_needs_a_role(client, outsider):
 # Pinned: session, user, roles, the contact (stage, company, owner joined) + its tags, the stage
 # history, scoring settings; the score selector (settings, score state, rule breakdown, topics, fit
 # rules, the contact with company + tags for the fit test); threshold crossings; one page of events
-# with their type; the stages of the move form. The same for 3 and for 30 events.
-DETAIL_QUERIES = 17
+# with their type; the stages of the move form; the consent log (privacy). The same for 3 and for 30
+# events.
+DETAIL_QUERIES = 18
 
 
 @pytest.mark.parametrize("n", [3, 30])

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
 from accounts import roles
-from config.api import service_errors_as_400
+from config.api import OptionalURLField, service_errors_as_400
 from customers.models import Reference
 from customers.references import reference_create, reference_delete
 from funnel.api.views import ApiViewSet
@@ -16,6 +16,7 @@ from funnel.models import Contact
 
 class ReferenceSerializer(serializers.ModelSerializer):
     contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.only("pk", "company_id"))
+    link = OptionalURLField(max_length=500)
 
     class Meta:
         model = Reference

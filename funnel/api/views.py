@@ -28,6 +28,10 @@ from funnel.exports import contact_export_response
 
 
 class ApiViewSet(viewsets.GenericViewSet):
+    # Ids are numbers: anything else in the id's place of a path is a 404 at routing, never a
+    # ValueError in a lookup (found by the schemathesis run: /sequences/null,null/enroll/ was a 500).
+    lookup_value_regex = r"[0-9]+"
+
     def filter_queryset(self, queryset):
         # Query filters belong to lists. DRF would also run them in get_object(), so that
         # "/contacts/5/?stage=lead" turned into a 404 (or a 400) for a contact in another stage.
