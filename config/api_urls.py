@@ -8,6 +8,7 @@ from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
 from customers.api.references import ReferenceViewSet
 from customers.api.views import SignalViewSet
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
+from imports.api import ImportCreateView, ImportDetailView, ImportRejectionsView
 from nurturing.api.views import (
     ConsentWithdrawalView,
     EmailTemplateViewSet,
@@ -64,5 +65,8 @@ urlpatterns = [
     path("scoring/settings/", ScoringSettingsView.as_view(), name="scoring-settings"),
     path("scoring/calibration/", CalibrationReportView.as_view(), name="scoring-calibration"),
     path("scoring/calibration/apply/", CalibrationApplyView.as_view(), name="scoring-calibration-apply"),
+    path("imports/", ImportCreateView.as_view(), name="imports"),
+    path("imports/<int:pk>/", ImportDetailView.as_view(), name="import-detail"),
+    path("imports/<int:pk>/rejections/", ImportRejectionsView.as_view(), name="import-rejections"),
     *router.urls,
 ]

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "notifications",
     "analytics",
     "privacy",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -293,6 +294,12 @@ CELERY_BEAT_SCHEDULE = {
     # Queues score rebuilds no worker is on (broker down when requested, worker died mid-way).
     "scoring-resume-rebuilds": {
         "task": "scoring.tasks.resume_score_rebuilds",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # CSV imports whose worker died (no batch for 10 minutes) or whose task never arrived.
+    "imports-resume-stalled": {
+        "task": "imports.tasks.resume_stalled_imports",
         "schedule": 60.0,
         "options": {"expires": 55},
     },

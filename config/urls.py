@@ -24,6 +24,7 @@ urlpatterns = [
     path("content/", include("content.urls")),
     path("", include("analytics.urls")),
     path("privacy/", include("privacy.urls")),
+    path("imports/", include("imports.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
