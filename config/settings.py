@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "analytics",
     "privacy",
     "imports",
+    "tracking",
 ]
 
 MIDDLEWARE = [
@@ -369,6 +370,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The daily digest email of tasks (SALES_DIGEST_ENABLED=0 turns it off).
 SALES_DIGEST_ENABLED = env_bool("SALES_DIGEST_ENABLED", True)
+# Website tracking: requests per minute (or s/h/d) to the public collect endpoint per site and client.
+TRACKING_RATE_LIMIT = env_rate("TRACKING_RATE_LIMIT", "120/min")
 
 LOGGING = {
     "version": 1,

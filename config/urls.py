@@ -25,6 +25,8 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("privacy/", include("privacy.urls")),
     path("imports/", include("imports.urls")),
+    # Website tracking: its pages under tracking/ and the public collect endpoint t/collect/.
+    path("", include("tracking.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
