@@ -7,8 +7,8 @@ from analytics.api import FunnelFiguresView, FunnelPlanView
 from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
 from customers.api.references import ReferenceViewSet
 from customers.api.views import SignalViewSet
-from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
 from imports.api import ImportCreateView, ImportDetailView, ImportRejectionsView
+from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
 from nurturing.api.views import (
     ConsentWithdrawalView,
     EmailTemplateViewSet,
@@ -30,6 +30,7 @@ from scoring.api.views import (
     ScoringSettingsView,
     StageRuleViewSet,
 )
+from webhooks.api.views import DeliveryViewSet, WebhookViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("stages", StageViewSet, basename="stage")
@@ -51,6 +52,10 @@ router.register("products", ProductViewSet, basename="product")
 router.register("offers", OfferViewSet, basename="offer")
 router.register("ownerships", OwnershipViewSet, basename="ownership")
 router.register("signals", SignalViewSet, basename="signal")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register(
+    r"webhooks/(?P<subscription_id>[0-9]+)/deliveries", DeliveryViewSet, basename="webhook-delivery"
+)
 
 urlpatterns = [
     path("funnel/", FunnelFiguresView.as_view(), name="funnel-figures"),

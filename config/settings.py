@@ -68,8 +68,9 @@ INSTALLED_APPS = [
     "notifications",
     "analytics",
     "privacy",
-    "imports",
     "tracking",
+    "webhooks",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -298,12 +299,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    # CSV imports whose worker died (no batch for 10 minutes) or whose task never arrived.
-    "imports-resume-stalled": {
-        "task": "imports.tasks.resume_stalled_imports",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
     # Folds new stage transitions into the funnel analytics' passages and daily figures.
     "analytics-fold-transitions": {
         "task": "analytics.tasks.fold_transitions",
@@ -367,11 +362,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
         "options": {"expires": 540},
     },
+    # Sends due webhook deliveries and their retries (webhooks.delivery); new ones also queue a run.
+    "webhooks-deliver": {
+        "task": "webhooks.tasks.deliver_webhooks",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
+    # CSV imports whose worker died (no batch for 10 minutes) or whose task never arrived.
+    "imports-resume-stalled": {
+        "task": "imports.tasks.resume_stalled_imports",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 # The daily digest email of tasks (SALES_DIGEST_ENABLED=0 turns it off).
 SALES_DIGEST_ENABLED = env_bool("SALES_DIGEST_ENABLED", True)
 # Website tracking: requests per minute (or s/h/d) to the public collect endpoint per site and client.
 TRACKING_RATE_LIMIT = env_rate("TRACKING_RATE_LIMIT", "120/min")
+# Webhooks may target loopback/private/link-local addresses only when this is on (development, tests).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 
 LOGGING = {
     "version": 1,
@@ -382,4 +391,6 @@ LOGGING = {
         "handlers": ["console"],
         "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
     },
+    # django-axes logs every login at INFO; lockouts (WARNING) are what an operator needs to see.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -26,3 +26,5 @@ REST_FRAMEWORK = {
 }
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = "memory://localhost/"
+# Webhook tests deliver to a server on 127.0.0.1 (tests/test_webhooks.py checks the refusal too).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True

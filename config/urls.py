@@ -27,6 +27,8 @@ urlpatterns = [
     path("imports/", include("imports.urls")),
     # Website tracking: its pages under tracking/ and the public collect endpoint t/collect/.
     path("", include("tracking.urls")),
+    # Outbound webhooks (admins).
+    path("webhooks/", include("webhooks.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

@@ -26,6 +26,7 @@ from customers.models import Consumption, DetectorSettings
 from offers.models import Ownership, ProductTopic
 from sales.models import Task
 from scoring.models import Event
+from webhooks import events as webhook_events
 
 BATCH = 2000
 USAGE_TYPE = "usage"
@@ -151,4 +152,5 @@ def _act(flagged, config: DetectorSettings, now: datetime) -> dict[str, int]:
         for ownership, row in flagged
     ]
     Task.objects.bulk_create(tasks, ignore_conflicts=True)
+    webhook_events.tasks_created(tasks)
     return {"tasks": len(tasks), "enrolled": 0}

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from customers.models import DetectorSettings, Occasion, Reference
 from funnel.models import Contact, Stage
 from sales.models import Task
+from webhooks import events as webhook_events
 
 # A reference is also activity: recording one stores an event of these types, so the stage rules of
 # scoring move the contact to the reference stage the same way an event from an integration would.
@@ -127,5 +128,7 @@ def delight_tasks_create(*, now: datetime | None = None) -> int:
     if not tasks:
         return 0
     before = Task.objects.filter(dedupe_key__in=[t.dedupe_key for t in tasks]).count()
-    Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
+    with transaction.atomic():  # the tasks and their webhook events together
+        Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
+        webhook_events.tasks_created(tasks)
     return len(tasks) - before

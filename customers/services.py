@@ -35,6 +35,7 @@ from offers.models import Ownership, Product, ProductTopic
 from sales.models import Task
 from scoring import decay
 from scoring.models import ContactTopic, Event, ScoringSettings
+from webhooks import events as webhook_events
 
 QUIET_DAYS = 90
 EVIDENCE_EVENTS = 10
@@ -191,6 +192,7 @@ def _raise(candidates, customers: dict[int, Contact], topic_products, now: datet
                 status=Signal.Status.OPEN, created_at=now, contact_id__in=list(owners)
             ).select_related("product", "contact")
         )
+        webhook_events.signals_created(new)
         notifications_create(
             notifications=[
                 Notification(
@@ -258,6 +260,8 @@ def signal_accept(*, signal: Signal, by, action: str, sequence=None, title: str 
                 "due_at": now + timedelta(days=2),
             },
         )
+        if _created:
+            webhook_events.tasks_created([signal.task])
     elif action == "offer":
         from offers.services import offer_create
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from funnel.models import Company, Contact, Stage, StageCountDelta, StageTransition, Tag
 from funnel.signals import contact_stage_changed, contacts_changed
+from webhooks import events as webhook_events
 
 CONTACT_FIELDS = (
     "email",
@@ -56,6 +57,7 @@ def _record_transition(*, contact, from_stage, to_stage, by, rule, reason, at=No
         at=at or timezone.now(),
     )
     transaction.on_commit(partial(_announce, transition))
+    webhook_events.stage_changed([transition])
     return transition
 
 
@@ -127,6 +129,7 @@ def contact_move_stage_many(
     for stage_id, contact_ids in final.items():
         Contact.objects.filter(pk__in=contact_ids).update(stage_id=stage_id, updated_at=now)
     StageTransition.objects.bulk_create(transitions)
+    webhook_events.stage_changed(transitions)
     for transition in transitions:
         transaction.on_commit(partial(_announce, transition))
     return transitions
@@ -152,6 +155,7 @@ def contact_create(
         contact_set_tags(contact=contact, tags=tags)
     record_entry(contact=contact, by=by, reason=reason)
     _announce_changed(contact_ids=[contact.pk])
+    webhook_events.contact_created(contact)
     return contact
 
 
@@ -191,6 +195,7 @@ def contact_update(
         contact_set_tags(contact=contact, tags=tags)
     if fields or tags is not None:
         _announce_changed(contact_ids=[contact.pk])
+        webhook_events.contact_updated(contact, [*fields, *(["tags"] if tags is not None else [])])
     if stage is not None:
         contact_move_stage(contact=contact, stage=stage, by=by, reason=reason)
     return contact

@@ -43,6 +43,7 @@ from nurturing.models import Enrollment, OutboundEmail, Sequence, Step, StepRun
 from sales.models import Task
 from scoring import decay
 from scoring.models import ContactScore, ContactTopic, Event, ScoringSettings
+from webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -416,6 +417,7 @@ class _Batch:
                 for task in unowned:
                     task.owner_id = owners.get(task.contact_id)
             Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
+            webhook_events.tasks_created(tasks)
         if notes:
             notifications_create(notifications=notes)
         self._write_tags(tag_add, tag_remove)
@@ -427,6 +429,7 @@ class _Batch:
             ENROLLMENT_COLUMNS,
             [(e.pk, *(getattr(e, name) for name in ENROLLMENT_COLUMNS)) for e in self.enrollments],
         )
+        webhook_events.enrollments_exited([e for e in self.enrollments if e.state == Enrollment.State.EXITED])
 
     def _write_tags(self, add: set[tuple[int, int]], remove: set[tuple[int, int]]) -> None:
         through = Contact.tags.through

@@ -34,6 +34,7 @@ from nurturing.models import (
     Step,
 )
 from sales.models import Task
+from webhooks import events as webhook_events
 
 # A manual enrollment of a filtered list takes at most this many contacts at once.
 ENROLL_MAX = 100_000
@@ -562,6 +563,7 @@ def enroll_filtered(*, sequence: Sequence, by=None, **filters) -> EnrollResult:
     return enroll(sequence=sequence, contact_ids=ids, by=by, manual=True)
 
 
+@transaction.atomic
 def enrollments_exit(
     *,
     reason: str,
@@ -573,21 +575,27 @@ def enrollments_exit(
     One UPDATE guarded by the state, so a second call (or a racing engine) changes nothing."""
     if reason not in Enrollment.ExitReason.values:
         raise ValueError(f"unknown exit reason {reason!r}")
-    qs = Enrollment.objects.filter(state=Enrollment.State.ACTIVE)
+    scope = Enrollment.objects.all()
     if enrollment_ids is not None:
-        qs = qs.filter(pk__in=list(enrollment_ids))
+        scope = scope.filter(pk__in=list(enrollment_ids))
     elif contact_ids is not None:
-        qs = qs.filter(contact_id__in=list(contact_ids))
+        scope = scope.filter(contact_id__in=list(contact_ids))
     else:
         raise ValueError("enrollment_ids or contact_ids is required")
-    return qs.update(
+    now = now or timezone.now()
+    exited = scope.filter(state=Enrollment.State.ACTIVE).update(
         state=Enrollment.State.EXITED,
         exit_reason=reason,
         step=None,
         waiting_since=None,
         next_run_at=None,
-        finished_at=now or timezone.now(),
+        finished_at=now,
     )
+    if exited:  # the rows this UPDATE ended: its reason and time
+        webhook_events.enrollments_exited(
+            scope.filter(state=Enrollment.State.EXITED, exit_reason=reason, finished_at=now)
+        )
+    return exited
 
 
 def enrollment_exit(*, enrollment: Enrollment) -> Enrollment:
@@ -725,6 +733,10 @@ def fast_lane(*, contact_id: int, event_id: int, type_name: str, now: datetime |
             task.save()
     except IntegrityError:
         return None  # a concurrent run of the same event created it
+    webhook_events.tasks_created([task])
+    webhook_events.fast_lane_requested(
+        contact_id=contact_id, event_id=event_id, type_name=type_name, task=task
+    )
     if owner_id:
         notifications_create(
             notifications=[

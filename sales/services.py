@@ -27,6 +27,7 @@ from notifications.models import Notification
 from notifications.services import notifications_create
 from sales import selectors
 from sales.models import DigestSent, Task
+from webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def task_create(
     if errors:
         raise ValidationError(errors)
     task = Task.objects.create(contact=contact, owner=owner, source=source, **fields)
+    webhook_events.tasks_created([task])
     if owner.pk != by.pk:
         _notify_assigned(task=task, owner=owner, by=by)
     return task
@@ -275,6 +277,7 @@ def tasks_from_crossings(
                 )
             )
     Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
+    webhook_events.tasks_created(tasks)
     notifications_create(notifications=notifications)
     return len(tasks)
 

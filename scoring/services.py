@@ -38,6 +38,7 @@ from scoring.models import (
     ThresholdCrossing,
 )
 from scoring.signals import events_applied, scores_changed, threshold_crossed
+from webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,7 @@ def _store_scores(
 
 def _record_crossings(crossings: list[ThresholdCrossing]) -> None:
     ThresholdCrossing.objects.bulk_create(crossings)  # sets the ids the notification keys use
+    webhook_events.threshold_crossed(crossings)
     names = dict(
         Contact.objects.filter(pk__in=[c.contact_id for c in crossings]).values_list("pk", "first_name")
     )
