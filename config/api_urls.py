@@ -7,8 +7,8 @@ from analytics.api import FunnelFiguresView, FunnelPlanView
 from content.api import ContentBlockViewSet, ContentMapView, PersonaViewSet
 from customers.api.references import ReferenceViewSet
 from customers.api.views import SignalViewSet
-from imports.api import ImportCreateView, ImportDetailView, ImportRejectionsView
 from funnel.api.views import CompanyViewSet, ContactViewSet, StageViewSet
+from imports.api import ImportCreateView, ImportDetailView, ImportRejectionsView
 from nurturing.api.views import (
     ConsentWithdrawalView,
     EmailTemplateViewSet,
