@@ -28,6 +28,8 @@ from django.utils.translation import gettext as _
 
 from accounts import roles as role_rules
 from accounts.models import ApiToken
+from audit.models import Action
+from audit.services import audit_record
 
 User = get_user_model()
 
@@ -160,8 +162,21 @@ def user_set_active(*, user, active: bool, by=None):
     return user
 
 
+@transaction.atomic
+def token_issue(*, user, name: str = "", by=None) -> tuple[ApiToken, str]:
+    """A new API token for ``user`` (``by``: who asked, the user themselves or None for the command
+    line); the key is returned once, only its hash is stored. Recorded in the audit log."""
+    token, key = ApiToken.objects.issue(user=user, name=name)
+    audit_record(actor=by, action=Action.TOKEN_CREATED, target=token, user_id=user.pk, prefix=token.prefix)
+    return token, key
+
+
+@transaction.atomic
 def token_revoke(*, token: ApiToken, by=None) -> None:
     """Delete an API token; requests that send its key are refused from now on."""
+    audit_record(
+        actor=by, action=Action.TOKEN_REVOKED, target=token, user_id=token.user_id, prefix=token.prefix
+    )
     token.delete()
 
 

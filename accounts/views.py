@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import roles
+from accounts import roles, services
 from accounts.decorators import login_required_any_user, role_required
 from accounts.forms import ApiTokenCreateForm
 from accounts.models import ApiToken
@@ -41,7 +41,7 @@ def token_create(request):
     form = ApiTokenCreateForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, form, status=400)
-    token, key = ApiToken.objects.issue(user=request.user, name=form.cleaned_data["name"])
+    token, key = services.token_issue(user=request.user, name=form.cleaned_data["name"], by=request.user)
     # Rendered, not redirected: the key must never sit in a session, cookie or URL.
     return _settings_page(request, ApiTokenCreateForm(), new_token=token, new_key=key)
 
@@ -52,7 +52,7 @@ def token_revoke(request, pk: int):
     """GET asks for confirmation, POST deletes. Other users' tokens do not exist here (404)."""
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     if request.method == "POST":
-        token.delete()
+        services.token_revoke(token=token, by=request.user)
         messages.success(
             request, _("The token “%(name)s” was revoked.") % {"name": token.name or token.prefix}
         )

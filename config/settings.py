@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "content",
     "notifications",
     "analytics",
+    "audit",
     "privacy",
     "tracking",
     "webhooks",

@@ -23,6 +23,7 @@ urlpatterns = [
     # Personas, content blocks, the content map.
     path("content/", include("content.urls")),
     path("", include("analytics.urls")),
+    path("audit/", include("audit.urls")),
     path("privacy/", include("privacy.urls")),
     path("imports/", include("imports.urls")),
     # Website tracking: its pages under tracking/ and the public collect endpoint t/collect/.

@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from audit.models import Action
+from audit.services import audit_record
 from funnel.models import Company, Contact, Stage, StageCountDelta, StageTransition, Tag
 from funnel.signals import contact_stage_changed, contacts_changed
 from webhooks import events as webhook_events
@@ -80,6 +82,13 @@ def contact_move_stage(
     Contact.objects.filter(pk=contact.pk).update(stage=stage, updated_at=now)
     contact.stage = stage
     contact.updated_at = now
+    if by is not None:  # by hand; rules' moves are in the stage history with the rule's name
+        audit_record(
+            actor=by,
+            action=Action.CONTACT_STAGE_MOVED,
+            target=contact,
+            **{"from": from_stage.key, "to": stage.key},
+        )
     return _record_transition(
         contact=contact, from_stage=from_stage, to_stage=stage, by=by, rule=rule, reason=reason, at=now
     )
@@ -229,7 +238,8 @@ def contact_set_tags(*, contact: Contact, tags: Iterable[str]) -> None:
 
 
 @transaction.atomic
-def contact_delete(*, contact: Contact) -> None:
+def contact_delete(*, contact: Contact, by=None) -> None:
+    audit_record(actor=by, action=Action.CONTACT_DELETED, target=contact)
     contact.delete()
 
 
@@ -251,9 +261,10 @@ def company_update(*, company: Company, **fields) -> Company:
 
 
 @transaction.atomic
-def company_delete(*, company: Company) -> None:
+def company_delete(*, company: Company, by=None) -> None:
     """Delete a company; its contacts stay, without a company (``on_delete=SET_NULL``)."""
     contact_ids = list(company.contacts.values_list("pk", flat=True))
+    audit_record(actor=by, action=Action.COMPANY_DELETED, target=company, contacts=len(contact_ids))
     company.delete()
     if contact_ids:
         _announce_changed(contact_ids=contact_ids)

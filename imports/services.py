@@ -27,6 +27,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import audit_record
 from imports.models import MAX_UPLOAD_BYTES, ImportJob, ImportRejection
 from imports.parsing import CsvInvalid, inspect, read_rows, suggest_mapping, validate_mapping
 from imports.processors import processor_for
@@ -93,6 +95,14 @@ def import_start(*, job: ImportJob) -> ImportJob:
     )
     if not claimed:
         raise ValidationError(_("Only an import with a column mapping can be started."))
+    audit_record(
+        actor=job.created_by,
+        action=Action.IMPORT,
+        target=job,
+        kind=job.kind,
+        rows=job.total_rows,
+        dedup=job.dedup,
+    )
     transaction.on_commit(partial(enqueue, job.pk))
     job.state, job.queued_at, job.heartbeat_at = ImportJob.State.QUEUED, now, now
     return job

@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.roles import SALES
+from audit.models import Action
+from audit.services import audit_record
 from funnel.models import Contact
 from notifications.models import Notification
 from notifications.services import notifications_create
@@ -175,8 +177,21 @@ def sequence_save(*, sequence: Sequence | None = None, by=None, **fields) -> Seq
         problems = sequence_problems(sequence)
         if problems:
             raise ValidationError(problems)
-    sequence.save()
+    with transaction.atomic():
+        sequence.save()
+        _audit(by, sequence.pk, "created" if creating else "updated", fields=sorted(fields))
     return sequence
+
+
+def _audit(by, sequence_id: int, change: str, **details) -> None:
+    audit_record(
+        actor=by,
+        action=Action.SEQUENCE_CHANGED,
+        target_type="nurturing.sequence",
+        target_id=sequence_id,
+        change=change,
+        **details,
+    )
 
 
 def sequence_problems(sequence: Sequence) -> list[str]:
@@ -202,7 +217,7 @@ def sequence_problems(sequence: Sequence) -> list[str]:
 
 
 @transaction.atomic
-def sequence_activate(*, sequence: Sequence) -> Sequence:
+def sequence_activate(*, sequence: Sequence, by=None) -> Sequence:
     sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
     problems = sequence_problems(sequence)
     if problems:
@@ -210,21 +225,23 @@ def sequence_activate(*, sequence: Sequence) -> Sequence:
     if not sequence.active:
         sequence.active = True
         sequence.save(update_fields=["active", "updated_at"])
+        _audit(by, sequence.pk, "activated")
     return sequence
 
 
 @transaction.atomic
-def sequence_deactivate(*, sequence: Sequence) -> Sequence:
+def sequence_deactivate(*, sequence: Sequence, by=None) -> Sequence:
     """Stop new entries and pause the enrollments (they resume where they were on reactivation)."""
     sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
     if sequence.active:
         sequence.active = False
         sequence.save(update_fields=["active", "updated_at"])
+        _audit(by, sequence.pk, "deactivated")
     return sequence
 
 
 @transaction.atomic
-def sequence_delete(*, sequence: Sequence) -> None:
+def sequence_delete(*, sequence: Sequence, by=None) -> None:
     if sequence.active:
         raise ValidationError(_("Deactivate the sequence before deleting it."))
     if sequence.enrollments.filter(state=Enrollment.State.ACTIVE).exists():
@@ -235,6 +252,7 @@ def sequence_delete(*, sequence: Sequence) -> None:
     Step.objects.filter(sequence=sequence).filter(
         Q(yes_step__isnull=False) | Q(no_step__isnull=False)
     ).update(yes_step=None, no_step=None)
+    _audit(by, sequence.pk, "deleted")
     sequence.delete()
 
 
@@ -336,7 +354,9 @@ def _check_still_valid(sequence: Sequence) -> None:
 
 
 @transaction.atomic
-def step_save(*, sequence: Sequence, step: Step | None = None, position: int | None = None, **fields) -> Step:
+def step_save(
+    *, sequence: Sequence, step: Step | None = None, position: int | None = None, by=None, **fields
+) -> Step:
     """Create (``step`` None; appended, or inserted at ``position``) or update a step."""
     sequence = Sequence.objects.select_for_update().get(pk=sequence.pk)
     steps = list(sequence.steps.order_by("position"))
@@ -364,6 +384,7 @@ def step_save(*, sequence: Sequence, step: Step | None = None, position: int | N
     _clean_step(step, [s for s in steps if s.pk != step.pk] + [step])
     step.save()
     _check_still_valid(sequence)
+    _audit(by, sequence.pk, "step saved", step=step.position, kind=step.kind)
     return step
 
 
@@ -383,7 +404,7 @@ def _shift(sequence: Sequence, *, from_position: int, by: int) -> None:
 
 
 @transaction.atomic
-def step_delete(*, step: Step) -> None:
+def step_delete(*, step: Step, by=None) -> None:
     sequence = Sequence.objects.select_for_update().get(pk=step.sequence_id)
     if step.enrollments.filter(state=Enrollment.State.ACTIVE).exists():
         raise ValidationError(_("Contacts are on this step; it cannot be deleted while they are."))
@@ -392,13 +413,14 @@ def step_delete(*, step: Step) -> None:
     # Finished enrollments may still point at it as their last step.
     Enrollment.objects.filter(step=step).update(step=None)
     position = step.position
+    _audit(by, step.sequence_id, "step deleted", step=step.position, kind=step.kind)
     step.delete()
     _shift(sequence, from_position=position + 1, by=-1)
     _check_still_valid(sequence)
 
 
 @transaction.atomic
-def step_move(*, step: Step, position: int) -> Step:
+def step_move(*, step: Step, position: int, by=None) -> Step:
     """Move a step to ``position`` (1-based), shifting the ones between."""
     sequence = Sequence.objects.select_for_update().get(pk=step.sequence_id)
     steps = list(sequence.steps.order_by("position"))
@@ -419,6 +441,7 @@ def step_move(*, step: Step, position: int) -> Step:
                 % {"n": item.position, "problem": " ".join(m for ms in exc.message_dict.values() for m in ms)}
             ) from exc
     _check_still_valid(sequence)
+    _audit(by, step.sequence_id, "step moved", to=position)
     return next(s for s in ordered if s.pk == step.pk)
 
 

@@ -136,10 +136,10 @@ def _switch(request, pk: int, *, activate: bool):
     problems: list[str] = []
     try:
         if activate:
-            sequence = services.sequence_activate(sequence=sequence)
+            sequence = services.sequence_activate(by=request.user, sequence=sequence)
             text = _("The sequence is active: its trigger enrolls contacts and their steps run.")
         else:
-            sequence = services.sequence_deactivate(sequence=sequence)
+            sequence = services.sequence_deactivate(by=request.user, sequence=sequence)
             text = _("The sequence is paused: no new entries, and its contacts wait where they are.")
     except ValidationError as exc:
         problems = exc.messages
@@ -172,7 +172,7 @@ def sequence_delete(request, pk: int):
         return render(request, "nurturing/sequence_confirm_delete.html", context)
     name = sequence.name
     try:
-        services.sequence_delete(sequence=sequence)
+        services.sequence_delete(by=request.user, sequence=sequence)
     except ValidationError as exc:
         context["error"] = " ".join(exc.messages)
         return render(request, "nurturing/sequence_confirm_delete.html", context, status=400)
@@ -218,7 +218,7 @@ def step_add(request, pk: int):
     step = None
     if form.is_valid():
         try:
-            step = services.step_save(sequence=sequence, kind=kind, **form.service_kwargs())
+            step = services.step_save(by=request.user, sequence=sequence, kind=kind, **form.service_kwargs())
         except ValidationError as exc:
             add_service_errors(form, exc)
     if step is None:
@@ -269,7 +269,9 @@ def step_edit(request, pk: int):
     saved = None
     if form.is_valid():
         try:
-            saved = services.step_save(sequence=sequence, step=copy.copy(step), **form.service_kwargs())
+            saved = services.step_save(
+                by=request.user, sequence=sequence, step=copy.copy(step), **form.service_kwargs()
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
     if saved is None:
@@ -298,7 +300,7 @@ def step_move(request, pk: int):
         error = _("Choose a position to move the step to.")
     else:
         try:
-            moved = services.step_move(step=step, position=form.cleaned_data["position"])
+            moved = services.step_move(by=request.user, step=step, position=form.cleaned_data["position"])
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -323,7 +325,7 @@ def step_delete(request, pk: int):
         return render(request, "nurturing/step_confirm_delete.html", context)
     position = step.position
     try:
-        services.step_delete(step=step)
+        services.step_delete(by=request.user, step=step)
     except ValidationError as exc:
         error = " ".join(exc.messages)
         if wants_fragment(request):

@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts import roles
+from audit.services import audit_export
 from funnel.models import Contact
 from privacy import selectors, services
 from privacy.models import ErasureRecord
@@ -59,7 +60,9 @@ class ContactPersonalDataView(GenericAPIView):
     )
     def get(self, request, pk):
         contact = get_object_or_404(Contact.objects.only("pk"), pk=pk)
-        return Response(selectors.contact_data(contact))
+        data = selectors.contact_data(contact)
+        audit_export(actor=request.user, what="api:personal_data.json", contact_id=pk)
+        return Response(data)
 
 
 class ContactEraseView(GenericAPIView):

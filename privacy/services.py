@@ -42,6 +42,8 @@ import hashlib
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import Action
+from audit.services import audit_record
 from funnel.models import Contact
 from nurturing.models import Enrollment, OutboundEmail, StepRun
 from offers.models import Offer
@@ -98,7 +100,7 @@ def contact_erase(*, contact: Contact, by, reason: str = "") -> ErasureRecord:
     # The enrollments end as "contact deleted" (nurturing's pre_delete receiver) and lose the contact.
     _, deleted = contact.delete()
     counts.update({f"deleted:{label}": n for label, n in sorted(deleted.items()) if n})
-    return ErasureRecord.objects.create(
+    record = ErasureRecord.objects.create(
         contact_id=pk,
         email_hash=hashed,
         erased_at=timezone.now(),
@@ -106,3 +108,7 @@ def contact_erase(*, contact: Contact, by, reason: str = "") -> ErasureRecord:
         reason=(reason or "").strip()[:REASON_MAX_LENGTH],
         counts=counts,
     )
+    audit_record(
+        actor=by, action=Action.CONTACT_ERASED, target_type="funnel.contact", target_id=pk, record=record.pk
+    )
+    return record

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import roles
 from accounts.decorators import role_required
+from audit.services import audit_export
 from funnel.models import Contact
 from privacy import selectors, services
 from privacy.forms import EraseForm
@@ -24,6 +25,7 @@ from privacy.forms import EraseForm
 def contact_export(request, pk: int):
     contact = get_object_or_404(Contact.objects.only("pk"), pk=pk)
     body = json.dumps(selectors.contact_data(contact), ensure_ascii=False, indent=2)
+    audit_export(actor=request.user, what="personal_data.json", contact_id=pk)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="contact-{pk}-personal-data.json"'
     response["Cache-Control"] = "no-store"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import audit_record
 from scoring.models import EngagementRule, EventType, FitRule, ScoringSettings, StageRule
 from scoring.rebuild import rebuild_request
 
@@ -33,7 +35,15 @@ SCORING_FIELDS = {
 def _save(instance: models.Model, *, by, changed: set[str]) -> models.Model:
     instance.full_clean()
     with transaction.atomic():
+        created = instance.pk is None
         instance.save()
+        audit_record(
+            actor=by,
+            action=Action.RULE_CHANGED,
+            target=instance,
+            change="created" if created else "updated",
+            fields=sorted(changed),
+        )
         if changed & SCORING_FIELDS[type(instance)]:
             rebuild_request(
                 by=by,
@@ -74,6 +84,7 @@ def rule_delete(*, instance: models.Model, by=None) -> None:
             raise ValueError(_("This event type has events; mark it inactive in its rules instead."))
     affects_scores = bool(SCORING_FIELDS[type(instance)])
     label = str(instance)
+    audit_record(actor=by, action=Action.RULE_CHANGED, target=instance, change="deleted")
     instance.delete()
     if affects_scores:
         rebuild_request(by=by, reason=_("rule “%(name)s” deleted") % {"name": label})

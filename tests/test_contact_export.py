@@ -250,10 +250,11 @@ def build(n, sales_user):
         contact_set_tags(contact=contact, tags=[f"tag{i}", "common"])
 
 
-# Session + user + roles, stages, owners (for validating the filters), contacts, one tag prefetch.
-UI_QUERIES = 7
-# Token with its user, the token's last-used stamp, roles, contacts, one tag prefetch.
-API_QUERIES = 5
+# Session + user + roles, stages, owners (for validating the filters), the audit entry, contacts, one
+# tag prefetch.
+UI_QUERIES = 8
+# Token with its user, the token's last-used stamp, roles, the audit entry, contacts, one tag prefetch.
+API_QUERIES = 6
 
 
 @pytest.mark.parametrize("n", [3, 30])
@@ -291,3 +292,16 @@ def test_stream_helper_writes_lazily():
     assert response["Content-Disposition"] == 'attachment; filename="x-y.csv"'
     chunks = [chunk.decode() for chunk in response.streaming_content]
     assert chunks == ["\ufeffn,text\r\n", "0,'=0\r\n", "1,'=1\r\n", "2,'=2\r\n"]
+
+
+def test_every_export_is_in_the_audit_log(client_for, api_client_for, sales_user):
+    from audit.models import Action, AuditEntry
+
+    client_for(sales_user).get("/contacts/export.csv", {"stage": "lead", "search": "Anna Schmidt"})
+    api_client_for(sales_user).get("/api/v1/contacts/export/")
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [(e.action, e.target_type, e.actor_id) for e in entries] == [
+        (Action.EXPORT, "contacts.csv", sales_user.pk),
+        (Action.EXPORT, "api:contacts.csv", sales_user.pk),
+    ]
+    assert entries[0].details == {"filters": ["search", "stage"]}  # the names, not the search term

@@ -19,6 +19,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import audit_record
 from webhooks.models import KIND_KEYS, TEST_KIND, Delivery, Subscription, new_secret
 from webhooks.targets import check_target
 
@@ -127,14 +129,20 @@ def subscription_create(*, owner, name: str, url: str, kinds, is_active: bool = 
     subscription = Subscription(owner=owner, name=name, url=url, kinds=kinds, is_active=is_active)
     _clean(subscription)
     subscription.save()
+    _audit(owner, subscription, "created", kinds=list(subscription.kinds))
     return subscription
+
+
+def _audit(by, subscription: Subscription, change: str, **details) -> None:
+    # The URL may carry a customer's host name but no person's data; the secret is never logged.
+    audit_record(actor=by, action=Action.WEBHOOK_CHANGED, target=subscription, change=change, **details)
 
 
 EDITABLE = ("name", "url", "kinds", "is_active")
 
 
 @transaction.atomic
-def subscription_update(*, subscription: Subscription, **fields) -> Subscription:
+def subscription_update(*, subscription: Subscription, by=None, **fields) -> Subscription:
     """Change ``name``, ``url``, ``kinds``, ``is_active``. Re-activating clears the failure count and
     the reason it was disabled; its pending deliveries go out again."""
     unknown = set(fields) - set(EDITABLE)
@@ -152,20 +160,24 @@ def subscription_update(*, subscription: Subscription, **fields) -> Subscription
     if subscription.is_active and "is_active" in fields:
         subscription.disabled_reason = ""
     subscription.save()
+    _audit(by, subscription, "updated", fields=sorted(fields))
     if reactivated:
         _kick()
     return subscription
 
 
 @transaction.atomic
-def subscription_rotate_secret(*, subscription: Subscription) -> Subscription:
+def subscription_rotate_secret(*, subscription: Subscription, by=None) -> Subscription:
     """A new signing secret; deliveries sent from now on are signed with it."""
     subscription.secret = new_secret()
     subscription.save(update_fields=["secret", "updated_at"])
+    _audit(by, subscription, "secret renewed")
     return subscription
 
 
-def subscription_delete(*, subscription: Subscription) -> None:
+@transaction.atomic
+def subscription_delete(*, subscription: Subscription, by=None) -> None:
+    _audit(by, subscription, "deleted")
     subscription.delete()
 
 

@@ -57,7 +57,7 @@ def subscription_edit(request, pk: int):
     form = SubscriptionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.subscription_update(subscription=subscription, **form.cleaned_data)
+            services.subscription_update(by=request.user, subscription=subscription, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -102,7 +102,7 @@ def _detail_context(request, subscription: Subscription) -> dict:
 @require_POST
 def subscription_delete(request, pk: int):
     subscription = get_object_or_404(Subscription, pk=pk)
-    services.subscription_delete(subscription=subscription)
+    services.subscription_delete(by=request.user, subscription=subscription)
     messages.success(request, _("Webhook “%(name)s” deleted.") % {"name": subscription.name})
     return _go(request, reverse("webhooks:list"))
 
@@ -124,7 +124,7 @@ def subscription_test(request, pk: int):
 @require_POST
 def subscription_rotate_secret(request, pk: int):
     subscription = get_object_or_404(Subscription, pk=pk)
-    services.subscription_rotate_secret(subscription=subscription)
+    services.subscription_rotate_secret(by=request.user, subscription=subscription)
     messages.success(request, _("New secret created. Configure it at the receiver."))
     return _go(request, reverse("webhooks:detail", args=[pk]))
 

@@ -36,6 +36,7 @@ from accounts.decorators import role_required
 from analytics import selectors
 from analytics.fold import COHORT_STAGE
 from analytics.models import BREAKDOWNS, StageDay
+from audit.services import audit_export
 from config.csv import csv_response
 from config.web import wants_fragment
 from funnel.models import Stage
@@ -326,6 +327,7 @@ def figures_csv(request, kind: str):
     selection = form.cleaned_data["selection"]
     header, rows, suffix = CSV_WRITERS[kind](selection, stages)
     name = f"trichter-{kind}{suffix}-{selection.since.isoformat()}-{selection.until.isoformat()}.csv"
+    audit_export(actor=request.user, what=f"analytics:{kind}.csv", params=request.GET)
     return csv_response(name, header, rows)
 
 

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import CanEditFunnelOrReadOnly
+from audit.services import audit_export
 from funnel import selectors, services
 from funnel.api.filters import CompanyFilterSet, ContactFilterSet
 from funnel.api.serializers import (
@@ -124,7 +125,7 @@ class CompanyViewSet(
         )
 
     def perform_destroy(self, instance):
-        services.company_delete(company=instance)
+        services.company_delete(company=instance, by=self.request.user)
 
 
 # Contacts ----------------------------------------------------------------------------------------
@@ -163,7 +164,7 @@ class ContactViewSet(
             )
 
     def perform_destroy(self, instance):
-        services.contact_delete(contact=instance)
+        services.contact_delete(contact=instance, by=self.request.user)
 
     def perform_content_negotiation(self, request, force=False):
         # The export answers text/csv itself (a streamed response, not rendered by DRF); a client that
@@ -188,7 +189,9 @@ class ContactViewSet(
     )
     @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
     def export(self, request):
-        return contact_export_response(self.filter_queryset(self.get_queryset()))
+        contacts = self.filter_queryset(self.get_queryset())
+        audit_export(actor=request.user, what="api:contacts.csv", params=request.query_params)
+        return contact_export_response(contacts)
 
     @extend_schema(
         summary="Move a contact to a stage",

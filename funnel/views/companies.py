@@ -98,7 +98,7 @@ def company_delete(request, pk: int):
     company = get_object_or_404(Company, pk=pk)
     if request.method == "POST":
         name = company.name
-        services.company_delete(company=company)
+        services.company_delete(company=company, by=request.user)
         messages.success(request, _("Company “%(name)s” deleted.") % {"name": name})
         return redirect("funnel:company-list")
     contact_count = selectors.company_contact_counts(company_ids=[company.pk]).get(company.pk, 0)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import roles
 from accounts.decorators import role_required
+from audit.services import audit_export
 from config.web import add_service_errors, page_number, paginate, render_page, vary_on_htmx, wants_fragment
 from funnel import selectors, services
 from funnel.exports import contact_export_response
@@ -99,6 +100,7 @@ def contact_export(request):
         topic=filters.topic,
         ordering=filters.ordering,
     )
+    audit_export(actor=request.user, what="contacts.csv", params=request.GET)
     return contact_export_response(contacts)
 
 
@@ -185,7 +187,7 @@ def contact_delete(request, pk: int):
     contact = get_object_or_404(Contact.objects.select_related("company", "stage"), pk=pk)
     if request.method == "POST":
         name = str(contact)
-        services.contact_delete(contact=contact)
+        services.contact_delete(contact=contact, by=request.user)
         messages.success(request, _("Contact “%(name)s” deleted.") % {"name": name})
         return redirect("funnel:contact-list")
     return render(request, "funnel/contact_confirm_delete.html", {"contact": contact})

@@ -180,12 +180,14 @@ class SequenceViewSet(
 
     def perform_update(self, serializer):
         with service_errors_as_400(), name_clash_as_400(Sequence, serializer.validated_data.get("name")):
-            sequence = services.sequence_save(sequence=serializer.instance, **serializer.validated_data)
+            sequence = services.sequence_save(
+                sequence=serializer.instance, by=self.request.user, **serializer.validated_data
+            )
         serializer.instance = self._reload(sequence)
 
     def perform_destroy(self, instance):
         with service_errors_as_400():
-            services.sequence_delete(sequence=instance)
+            services.sequence_delete(by=self.request.user, sequence=instance)
 
     @extend_schema(
         summary="Activate a sequence (marketing and admin)",
@@ -201,7 +203,7 @@ class SequenceViewSet(
     def activate(self, request, pk=None):
         sequence = self.get_object()
         try:
-            sequence = services.sequence_activate(sequence=sequence)
+            sequence = services.sequence_activate(by=self.request.user, sequence=sequence)
         except DjangoValidationError as exc:
             return Response({"problems": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(self._reload(sequence)).data)
@@ -214,7 +216,7 @@ class SequenceViewSet(
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def deactivate(self, request, pk=None):
-        sequence = services.sequence_deactivate(sequence=self.get_object())
+        sequence = services.sequence_deactivate(by=self.request.user, sequence=self.get_object())
         return Response(self.get_serializer(self._reload(sequence)).data)
 
     @extend_schema(
@@ -302,19 +304,21 @@ class StepViewSet(
         data = dict(serializer.validated_data)
         position = data.pop("position", None)
         with service_errors_as_400(self.errors):
-            step = services.step_save(sequence=self.sequence, position=position, **data)
+            step = services.step_save(by=self.request.user, sequence=self.sequence, position=position, **data)
         serializer.instance = self._reload(step)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("position", None)  # unchanged (the serializer refuses another)
         with service_errors_as_400(self.errors):
-            step = services.step_save(sequence=self.sequence, step=serializer.instance, **data)
+            step = services.step_save(
+                by=self.request.user, sequence=self.sequence, step=serializer.instance, **data
+            )
         serializer.instance = self._reload(step)
 
     def perform_destroy(self, instance):
         with service_errors_as_400(self.errors):
-            services.step_delete(step=instance)
+            services.step_delete(by=self.request.user, step=instance)
 
     @extend_schema(
         summary="Move a step to another position (marketing and admin)",
@@ -328,7 +332,9 @@ class StepViewSet(
         body = StepMoveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with service_errors_as_400(self.errors):
-            step = services.step_move(step=step, position=body.validated_data["position"])
+            step = services.step_move(
+                by=self.request.user, step=step, position=body.validated_data["position"]
+            )
         return Response(self.get_serializer(self._reload(step)).data)
 
 

@@ -66,11 +66,11 @@ class WebhookViewSet(
     def perform_update(self, serializer):
         with service_errors_as_400():
             serializer.instance = services.subscription_update(
-                subscription=serializer.instance, **serializer.validated_data
+                by=self.request.user, subscription=serializer.instance, **serializer.validated_data
             )
 
     def perform_destroy(self, instance):
-        services.subscription_delete(subscription=instance)
+        services.subscription_delete(by=self.request.user, subscription=instance)
 
     @extend_schema(
         summary="Send a test event",

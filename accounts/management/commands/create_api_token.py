@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import ApiToken
+from accounts.services import token_issue
 
 
 class Command(BaseCommand):
@@ -17,5 +17,5 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}.")
         if not user.is_active:
             raise CommandError(f"User {username!r} is inactive.")
-        _, key = ApiToken.objects.issue(user=user, name=name or "command line")
+        _, key = token_issue(user=user, name=name or "command line")
         self.stdout.write(key)
