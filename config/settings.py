@@ -229,6 +229,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    # Behind N reverse proxies, the client address is the N-th from the right of X-Forwarded-For
+    # (API throttles, the tracking rate limit). Unset: DRF's default, which trusts the whole header.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0) if env_str("API_NUM_PROXIES") else None,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_THROTTLE_ANON", "60/min"),
         "user": env_rate("API_THROTTLE_USER", "1200/min"),
@@ -369,6 +372,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    # Forgets finished webhook deliveries older than WEBHOOK_LOG_DAYS (the delivery log's retention).
+    "webhooks-purge-log": {
+        "task": "webhooks.tasks.purge_webhook_log",
+        "schedule": crontab(hour=3, minute=40),
+        "options": {"expires": 3600},
+    },
     # CSV imports whose worker died (no batch for 10 minutes) or whose task never arrived.
     "imports-resume-stalled": {
         "task": "imports.tasks.resume_stalled_imports",
@@ -382,6 +391,8 @@ SALES_DIGEST_ENABLED = env_bool("SALES_DIGEST_ENABLED", True)
 TRACKING_RATE_LIMIT = env_rate("TRACKING_RATE_LIMIT", "120/min")
 # Webhooks may target loopback/private/link-local addresses only when this is on (development, tests).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+# How long the delivery log keeps delivered and failed webhook deliveries.
+WEBHOOK_LOG_DAYS = env_int("WEBHOOK_LOG_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

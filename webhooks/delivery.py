@@ -205,3 +205,21 @@ def _maybe_disable(row: Delivery, now: datetime) -> None:
                 )
             ]
         )
+
+
+PURGE_CHUNK = 5_000
+
+
+def purge_finished(*, days: int, now: datetime | None = None) -> int:
+    """Delete finished (delivered or failed) deliveries created more than ``days`` ago, in chunks so
+    that no statement holds many row locks; pending ones stay whatever their age. Returns the count."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    finished = Delivery.objects.filter(
+        state__in=[Delivery.State.DELIVERED, Delivery.State.FAILED], created_at__lt=cutoff
+    )
+    deleted = 0
+    while True:
+        ids = list(finished.order_by().values_list("pk", flat=True)[:PURGE_CHUNK])
+        if not ids:
+            return deleted
+        deleted += Delivery.objects.filter(pk__in=ids).delete()[0]

@@ -108,6 +108,8 @@ class Delivery(models.Model):
             models.Index(
                 fields=["subscription", "state", "-created_at", "-id"], name="webhook_delivery_state_idx"
             ),
+            # The daily purge of finished deliveries past the log's retention.
+            models.Index(fields=["state", "created_at"], name="webhook_delivery_purge_idx"),
         ]
 
     def __str__(self):

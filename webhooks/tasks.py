@@ -5,6 +5,7 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
 
 from webhooks import delivery
 
@@ -28,6 +29,12 @@ def deliver_webhooks(max_batches: int = 20) -> int:
             break
     queue_delivery()  # more is due: continue in a new task
     return total
+
+
+@shared_task(ignore_result=True)
+def purge_webhook_log() -> int:
+    """Delete delivered and failed deliveries older than WEBHOOK_LOG_DAYS (pending ones stay)."""
+    return delivery.purge_finished(days=settings.WEBHOOK_LOG_DAYS)
 
 
 def queue_delivery() -> None:
