@@ -26,6 +26,7 @@ from funnel.services import contact_move_stage_many, normalise_tags
 from funnel.signals import contacts_changed
 from imports.models import ImportJob
 from imports.parsing import IGNORE
+from webhooks import events as webhook_events
 
 IMPORT_RULE = "csv_import"
 TRUE_WORDS = {"1", "true", "yes", "y", "ja", "j", "x", "wahr", "on"}
@@ -217,6 +218,11 @@ class ContactProcessor(_Processor):
         created_ids = self._create(new, companies, tag_ids, now)
         updated_ids = self._update(updates, companies, tag_ids, now)
         result.created += len(created_ids)
+        # In the batch's transaction, like every webhook outbox row.
+        webhook_events.contacts_imported(
+            created_ids,
+            {pk: [k.removesuffix("_id") for k in updates[pk] if k != "email"] for pk in updated_ids},
+        )
         changed = created_ids + updated_ids
         if changed:
             # Fit scores depend on the contact's fields, tags and company (scoring.receivers).

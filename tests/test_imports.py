@@ -380,3 +380,25 @@ def test_api_bad_input_and_roles(api_client_for, marketing_user, sales_user):
     assert api_client_for(sales_user).post("/api/v1/imports/", {}, format="multipart").status_code == 403
     assert api_client_for(sales_user).get("/api/v1/imports/1/").status_code == 403
     assert api_client_for(None).get("/api/v1/imports/1/").status_code == 401
+
+
+def test_imported_contacts_reach_webhook_subscribers(admin_user, marketing_user):
+    """contact.created / contact.updated for the rows of a batch, written in the batch's transaction."""
+    from webhooks.models import Delivery
+    from webhooks.services import subscription_create
+
+    subscription_create(
+        owner=admin_user,
+        name="ERP",
+        url="https://erp.example.com/hook",
+        kinds=["contact.created", "contact.updated"],
+    )
+    ContactFactory(email="known@example.com", first_name="Alt")
+    data = b"E-Mail;Vorname\nknown@example.com;Neu\nnew@example.com;Nina\n"
+    job = run(make_job(data, dedup="update", by=marketing_user))
+    assert job.state == ImportJob.State.DONE
+    payloads = {d.kind: d.payload["data"] for d in Delivery.objects.all()}
+    new = Contact.objects.get(email="new@example.com")
+    assert payloads["contact.created"]["contact"]["id"] == new.pk
+    assert payloads["contact.updated"]["contact"]["first_name"] == "Neu"
+    assert payloads["contact.updated"]["changed"] == ["first_name"]

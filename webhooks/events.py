@@ -39,6 +39,23 @@ def contacts_data(contact_ids: Iterable[int]) -> dict[int, dict]:
 # --- contacts -------------------------------------------------------------------------------------
 
 
+def contacts_imported(created_ids: list[int], changed_fields: dict[int, Iterable[str]]) -> None:
+    """A batch of a CSV import: contact.created for the new contacts, contact.updated (with the
+    changed field names) for the updated ones. Two queries for the payloads, and only if subscribed."""
+    if created_ids:
+        webhook_emit_many(
+            "contact.created", lambda: [{"contact": data} for data in contacts_data(created_ids).values()]
+        )
+    if changed_fields:
+        webhook_emit_many(
+            "contact.updated",
+            lambda: [
+                {"contact": data, "changed": sorted(changed_fields[pk])}
+                for pk, data in contacts_data(changed_fields).items()
+            ],
+        )
+
+
 def contact_created(contact) -> None:
     webhook_emit("contact.created", lambda: {"contact": contact_data(contact)})
 
