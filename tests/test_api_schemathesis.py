@@ -7,7 +7,9 @@ import json
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -25,6 +27,18 @@ schema = schemathesis.openapi.from_dict(_document)
 schema.app = get_wsgi_application()
 
 
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Schemathesis calls the WSGI application directly, so Django sends request_started/finished,
+    whose close_old_connections would close the test's connection (and its transaction) after the
+    first request; Django's own test client disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def token(db, settings):
     settings.ALLOWED_HOSTS = ["*"]  # the WSGI client's host
@@ -38,6 +52,9 @@ def token(db, settings):
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    # The same examples on every run: a CI run that fails can be repeated; new endpoints and schema
+    # changes still change what is generated.
+    derandomize=True,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,

@@ -484,3 +484,19 @@ def test_schema_documents_the_endpoints():
         assert path in schema
     assert "name: due_before" in schema
     assert "TaskSnoozeRequest" in schema
+
+
+@pytest.mark.parametrize(
+    "value, status",
+    [
+        ("9419-04-09T22:52:09.5454-22:59", 200),
+        ("2026-01-01T00:00:00+15:30", 200),
+        ("9999-12-31T23:00:00-23:00", 400),
+    ],
+)
+def test_due_before_with_any_iso_offset_is_never_a_server_error(api_client_for, sales_user, value, status):
+    """ISO allows offsets to ±23:59, PostgreSQL stores ±15:59: compared in UTC (found by schemathesis)."""
+    response = api_client_for(sales_user).get("/api/v1/tasks/", {"due_before": value})
+    assert response.status_code == status
+    if status == 400:
+        assert "due_before" in response.json()
