@@ -19,21 +19,35 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import translation
 
 # What a spreadsheet may start a formula with (OWASP), plus the full-width forms some read the same.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
-def safe_cell(value) -> str:
-    """The text of one cell. Numbers (int, float, Decimal) are written as they are, so -3 stays -3;
-    any text that a spreadsheet could take for a formula gets a leading apostrophe, so the string
-    "-3" or "=1+1" arrives as text. None is an empty cell, dates are ISO 8601."""
+# Spreadsheet conventions by language: (delimiter, decimal mark). German Excel splits on ";" and
+# reads "0,5" as a number; English on "," and "0.5". The API always writes the English form.
+DIALECTS = {"en": (",", "."), "de": (";", ",")}
+
+
+def spreadsheet_locale() -> str:
+    """The dialect of the page's language (the browser's downloads follow the UI language)."""
+    return "de" if (translation.get_language() or "").startswith("de") else "en"
+
+
+def safe_cell(value, *, decimal: str = ".") -> str:
+    """The text of one cell. Numbers (int, float, Decimal) are written as they are, so -3 stays -3
+    (with ``decimal`` as the decimal mark); any text that a spreadsheet could take for a formula
+    gets a leading apostrophe, so the string "-3" or "=1+1" arrives as text. None is an empty cell,
+    dates are ISO 8601."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, float | Decimal):
+        return str(value).replace(".", decimal)
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = str(value)
@@ -42,25 +56,31 @@ def safe_cell(value) -> str:
     return text
 
 
-def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> HttpResponse:
-    """A CSV download: UTF-8 with BOM (so Excel opens umlauts right), comma-separated, every cell
-    through :func:`safe_cell`, offered as an attachment named after ``filename`` (reduced to
-    letters, digits, ``.``, ``_`` and ``-``; ``.csv`` is added when missing)."""
+def csv_response(
+    filename: str, header: list[str], rows: Iterable[Iterable], *, locale: str = "en"
+) -> HttpResponse:
+    """A CSV download: UTF-8 with BOM (so Excel opens umlauts right), in the spreadsheet
+    ``locale``'s dialect (DIALECTS: delimiter and decimal mark), every cell through
+    :func:`safe_cell`, offered as an attachment named after ``filename`` (reduced to letters,
+    digits, ``.``, ``_`` and ``-``; ``.csv`` is added when missing)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_safe_filename(filename)}"'
     response.write("\ufeff")
-    writer = csv.writer(response)
-    writer.writerow([safe_cell(cell) for cell in header])
+    delimiter, decimal = DIALECTS[locale]
+    writer = csv.writer(response, delimiter=delimiter)
+    writer.writerow([safe_cell(cell, decimal=decimal) for cell in header])
     for row in rows:
-        writer.writerow([safe_cell(cell) for cell in row])
+        writer.writerow([safe_cell(cell, decimal=decimal) for cell in row])
     return response
 
 
-def csv_stream_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
+def csv_stream_response(
+    filename: str, header: list[str], rows: Iterable[Iterable], *, locale: str = "en"
+) -> StreamingHttpResponse:
     """:func:`csv_response` for large files: the same BOM, cells and filename, but ``rows`` is consumed
     lazily while the response is sent, so only the current row is held in memory (pass an iterator,
     e.g. ``queryset.iterator(chunk_size=...)``, not a list)."""
-    response = StreamingHttpResponse(_csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(_csv_lines(header, rows, locale), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_safe_filename(filename)}"'
     return response
 
@@ -73,11 +93,12 @@ class _Line:
         return value
 
 
-def _csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield "\ufeff" + writer.writerow([safe_cell(cell) for cell in header])
+def _csv_lines(header: list[str], rows: Iterable[Iterable], locale: str) -> Iterator[str]:
+    delimiter, decimal = DIALECTS[locale]
+    writer = csv.writer(_Line(), delimiter=delimiter)
+    yield "\ufeff" + writer.writerow([safe_cell(cell, decimal=decimal) for cell in header])
     for row in rows:
-        yield writer.writerow([safe_cell(cell) for cell in row])
+        yield writer.writerow([safe_cell(cell, decimal=decimal) for cell in row])
 
 
 def _safe_filename(filename: str) -> str:

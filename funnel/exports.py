@@ -41,11 +41,12 @@ CONTACT_EXPORT_HEADER = [
 ]
 
 
-def contact_export_response(contacts: QuerySet[Contact]) -> StreamingHttpResponse:
+def contact_export_response(contacts: QuerySet[Contact], *, locale: str = "en") -> StreamingHttpResponse:
     """``contacts`` (from ``selectors.contact_list``: stage, company, owner and persona joined, tags
-    prefetched) as a streamed CSV download named ``contacts-<today>.csv``."""
+    prefetched) as a streamed CSV download named ``contacts-<today>.csv``, in the spreadsheet
+    ``locale``'s dialect (the API's export is always "en")."""
     filename = f"contacts-{timezone.localdate().isoformat()}.csv"
-    return csv_stream_response(filename, CONTACT_EXPORT_HEADER, contact_export_rows(contacts))
+    return csv_stream_response(filename, CONTACT_EXPORT_HEADER, contact_export_rows(contacts), locale=locale)
 
 
 def contact_export_rows(contacts: QuerySet[Contact]) -> Iterator[list]:

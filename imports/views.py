@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import roles
 from accounts.decorators import role_required
-from config.csv import csv_stream_response
+from config.csv import csv_stream_response, spreadsheet_locale
 from config.web import add_service_errors, render_page
 from imports import selectors, services
 from imports.forms import MappingForm, UploadForm
@@ -107,4 +107,4 @@ def retry(request, pk: int):
 def rejections_csv(request, pk: int):
     job = get_object_or_404(selectors.import_jobs(), pk=pk)
     header, rows = selectors.rejections_csv_rows(job=job)
-    return csv_stream_response(f"import-{job.pk}-rejected.csv", header, rows)
+    return csv_stream_response(f"import-{job.pk}-rejected.csv", header, rows, locale=spreadsheet_locale())

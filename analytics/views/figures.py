@@ -37,7 +37,7 @@ from analytics import selectors
 from analytics.fold import COHORT_STAGE
 from analytics.models import BREAKDOWNS, StageDay
 from audit.services import audit_export
-from config.csv import csv_response
+from config.csv import csv_response, spreadsheet_locale
 from config.web import wants_fragment
 from funnel.models import Stage
 from funnel.templatetags.funnel_tags import STAGE_COLOURS, SVG_ROW_HEIGHT, SVG_WIDTH, funnel_drawing
@@ -328,7 +328,7 @@ def figures_csv(request, kind: str):
     header, rows, suffix = CSV_WRITERS[kind](selection, stages)
     name = f"trichter-{kind}{suffix}-{selection.since.isoformat()}-{selection.until.isoformat()}.csv"
     audit_export(actor=request.user, what=f"analytics:{kind}.csv", params=request.GET)
-    return csv_response(name, header, rows)
+    return csv_response(name, header, rows, locale=spreadsheet_locale())
 
 
 def _vary(response):

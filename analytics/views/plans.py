@@ -32,7 +32,7 @@ from analytics import plan_selectors, plans
 from analytics.models import SavedPlan
 from analytics.planning import PLAN_MEASURE_DAYS, PlanError, funnel_plan
 from analytics.selectors import measured_rates, refresh
-from config.csv import csv_response
+from config.csv import csv_response, spreadsheet_locale
 from config.web import add_service_errors, render_page, wants_fragment
 from funnel.models import Stage
 from funnel.selectors import stage_contact_counts
@@ -235,7 +235,7 @@ def plan_csv(request, pk: int):
             ]
         )
     filename = f"plan-{plan.pk}-{progress.today.isoformat()}.csv"
-    return csv_response(filename, header, rows)
+    return csv_response(filename, header, rows, locale=spreadsheet_locale())
 
 
 @role_required(roles.EDIT_FUNNEL)

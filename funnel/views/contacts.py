@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import roles
 from accounts.decorators import role_required
 from audit.services import audit_export
+from config.csv import spreadsheet_locale
 from config.web import add_service_errors, page_number, paginate, render_page, vary_on_htmx, wants_fragment
 from funnel import selectors, services
 from funnel.exports import contact_export_response
@@ -101,7 +102,7 @@ def contact_export(request):
         ordering=filters.ordering,
     )
     audit_export(actor=request.user, what="contacts.csv", params=request.GET)
-    return contact_export_response(contacts)
+    return contact_export_response(contacts, locale=spreadsheet_locale())
 
 
 @role_required(roles.WORK_CONTACTS)
