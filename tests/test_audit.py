@@ -53,6 +53,7 @@ def test_filters_and_escaping(client_for, admin_user):
     html = client.get(URL).content.decode()
     assert "&lt;script&gt;" in html and "<script>" not in html.split("<body")[1].replace("<script src", "")
     assert "&lt;b&gt;evil&lt;/b&gt;" in html
+    assert "fields:</span> &lt;script&gt;" in html
     only_exports = client.get(URL, {"action": Action.EXPORT}).context["page"].items
     assert {e.action for e in only_exports} == {Action.EXPORT} and len(only_exports) == 2
     by_other = client.get(URL, {"actor": other.pk}).context["page"].items
@@ -148,3 +149,10 @@ def test_a_rolled_back_change_leaves_no_entry(admin_user):
         contact_move_stage(contact=contact, stage=stage("prospect"), by=admin_user)
         raise RuntimeError("the request failed later")
     assert not AuditEntry.objects.exists()
+
+
+def test_details_are_shown_as_text():
+    from audit.templatetags.audit_tags import audit_value
+
+    assert audit_value(["goal", "name"]) == "goal, name"
+    assert audit_value(None) == "" and audit_value(3) == "3"
