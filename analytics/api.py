@@ -9,9 +9,8 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from analytics.planning import PlanError, funnel_plan
+from analytics.planning import PlanError, funnel_plan, rate_errors
 from analytics.selectors import funnel_figures, refresh
-from funnel.models import Stage
 
 
 class FiguresQuerySerializer(serializers.Serializer):
@@ -75,13 +74,7 @@ class PlanInSerializer(serializers.Serializer):
     rates = serializers.DictField(child=serializers.FloatField(), required=False, default=dict)
 
     def validate_rates(self, rates):
-        keys = list(Stage.objects.order_by("position").values_list("key", flat=True))[:-1]
-        errors = []
-        for key, value in rates.items():
-            if key not in keys:
-                errors.append(f"Unknown stage “{key}”: the rates are for {', '.join(keys)}.")
-            elif not 0 < value <= 1:
-                errors.append(f"The rate of “{key}” must be more than 0 and at most 1.")
+        errors = rate_errors(rates)
         if errors:
             raise serializers.ValidationError(errors)
         return rates

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from analytics.selectors import DEFAULT_DAYS, measured_rates
 from funnel.models import Stage
 
@@ -50,6 +52,20 @@ def funnel_plan(
         key, before = stages[index], stages[index - 1]
         required[key] = math.ceil(_exact(required[before]) * _exact(rate[before]))
     return [(key, required[key]) for key in stages]
+
+
+def rate_errors(rates: dict[str, float], keys: list[str] | None = None) -> list[str]:
+    """What is wrong with given rates (empty when nothing): a stage that has no rate (``keys``: all
+    stages but the last) or a rate outside 0 < r ≤ 1. The API and the saved plans share it."""
+    if keys is None:
+        keys = list(Stage.objects.order_by("position").values_list("key", flat=True))[:-1]
+    errors = []
+    for key, value in rates.items():
+        if key not in keys:
+            errors.append(_("Unknown stage “%(key)s”.") % {"key": key})
+        elif not 0 < float(value) <= 1:
+            errors.append(_("The rate of “%(key)s” must be more than 0 and at most 1.") % {"key": key})
+    return errors
 
 
 def _exact(value) -> Decimal:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from analytics.models import SavedPlan
-from analytics.planning import PLAN_MEASURE_DAYS, PlanError, funnel_plan
+from analytics.planning import PLAN_MEASURE_DAYS, PlanError, funnel_plan, rate_errors
 from analytics.selectors import measured_rates
 from funnel.models import Stage
 
@@ -53,9 +53,9 @@ def plan_save(
     except ValidationError as exc:
         errors.update(exc.message_dict)
     keys = list(Stage.objects.order_by("position").values_list("key", flat=True))[:-1]
-    rate_errors = _rate_errors(rates, keys)
-    if rate_errors:
-        errors["rates"] = rate_errors
+    bad_rates = rate_errors(rates, keys)
+    if bad_rates:
+        errors["rates"] = bad_rates
     if errors:
         raise ValidationError(errors)
     used = plan_rates(rates=rates, keys=keys, measured=measured)
@@ -113,13 +113,3 @@ def plan_name_taken(*, name: str, exclude: SavedPlan | None = None) -> bool:
     if exclude is not None and exclude.pk:
         others = others.exclude(pk=exclude.pk)
     return others.exists()
-
-
-def _rate_errors(rates: dict[str, float], keys: list[str]) -> list[str]:
-    errors = []
-    for key, value in rates.items():
-        if key not in keys:
-            errors.append(_("Unknown stage “%(key)s”.") % {"key": key})
-        elif not 0 < float(value) <= 1:
-            errors.append(_("The rate of “%(key)s” must be more than 0 and at most 1.") % {"key": key})
-    return errors

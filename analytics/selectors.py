@@ -57,6 +57,11 @@ def period(since: date | None = None, until: date | None = None) -> Period:
     return Period(since or until - timedelta(days=DEFAULT_DAYS), until)
 
 
+def _stages(stages: list[Stage] | None) -> list[Stage]:
+    """The funnel's stages in order: the caller's list (a page reads them once), else from the DB."""
+    return stages if stages is not None else list(Stage.objects.order_by("position"))
+
+
 def refresh(*, wait: bool = False) -> None:
     """Fold what the periodic task has not folded yet, so that a page shows the latest moves. Bounded
     to one batch: a large backlog (a bulk import) is the task's work, not a page view's. Mostly
@@ -177,14 +182,14 @@ class BreakdownRow:
 
 
 def funnel_breakdown(
-    *, dimension: str, since: date | None = None, until: date | None = None
+    *, dimension: str, since: date | None = None, until: date | None = None, stages: list[Stage] | None = None
 ) -> list[BreakdownRow]:
     """Entrants and conversion per stage for each value of a breakdown (source, owner, industry,
     persona) — as the contact was when it passed the stage. Largest groups first; "" is "not known"."""
     if dimension not in {d.value for d in Dimension} or dimension == Dimension.ALL:
         raise ValueError(f"Unknown breakdown: {dimension}")
     p = period(since, until)
-    stages = list(Stage.objects.order_by("position").values_list("id", "key"))
+    stages = [(stage.pk, stage.key) for stage in _stages(stages)]
     keys = dict(stages)
     last = stages[-1][0] if stages else None
     sums = (
@@ -252,19 +257,21 @@ def _buckets(p: Period, start) -> list[date]:
     return buckets
 
 
-def entries_by_week(p: Period, rows=None) -> Series:
+def entries_by_week(p: Period, rows=None, stages: list[Stage] | None = None) -> Series:
     """Contacts entering each stage per week (weeks start on Monday; the first and last may be cut
     by the period)."""
-    return _series(p, rows, week_start, lambda entered, converted: entered)
+    return _series(p, rows, stages, week_start, lambda entered, converted: entered)
 
 
-def conversion_by_month(p: Period, rows=None) -> Series:
+def conversion_by_month(p: Period, rows=None, stages: list[Stage] | None = None) -> Series:
     """Per month of entry: the share of that month's entrants that have passed the next stage since."""
-    return _series(p, rows, month_start, lambda entered, converted: converted / entered if entered else None)
+    return _series(
+        p, rows, stages, month_start, lambda entered, converted: converted / entered if entered else None
+    )
 
 
-def _series(p: Period, rows, start, measure) -> Series:
-    stages = list(Stage.objects.order_by("position").values_list("id", "key", "name"))
+def _series(p: Period, rows, stages, start, measure) -> Series:
+    stages = [(stage.pk, stage.key, stage.name) for stage in _stages(stages)]
     buckets = _buckets(p, start)
     index = {bucket: i for i, bucket in enumerate(buckets)}
     sums = {sid: [[0, 0] for _ in buckets] for sid, _, _ in stages}
@@ -292,10 +299,10 @@ class Cohort:
     reached: dict[str, list[float]]
 
 
-def cohorts(p: Period, *, horizon: int = 12) -> list[Cohort]:
+def cohorts(p: Period, *, horizon: int = 12, stages: list[Stage] | None = None) -> list[Cohort]:
     """Cohorts of the months the period touches: contacts that became leads in month M and the
     share of them that had reached each later stage by M+k (k ≤ ``horizon`` and not past today)."""
-    stages = list(Stage.objects.order_by("position").values_list("id", "key", "position"))
+    stages = [(stage.pk, stage.key, stage.position) for stage in _stages(stages)]
     lead = next(((sid, pos) for sid, key, pos in stages if key == COHORT_STAGE), None)
     if lead is None:
         return []

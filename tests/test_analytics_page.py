@@ -411,9 +411,10 @@ def test_query_count_does_not_grow_with_contacts(page, dimension, django_assert_
             assert page.get(PAGE, params).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
-    # Session, user, roles; the fold's check; stages, daily rows, counts, dwell (figures and series);
-    # the breakdown and its labels; cohort sizes and cohorts — a few Stage look-ups among them.
-    with django_assert_max_num_queries(17):
+    # Session, user, roles; the fold's check; stages (once, for every part of the page), daily rows,
+    # counts and a second stage list (the figures), dwell; the breakdown and its labels; cohort sizes
+    # and cohorts.
+    with django_assert_max_num_queries(14):
         page.get(PAGE, {**MARCH, "dimension": dimension})
 
 

@@ -363,8 +363,8 @@ def _figures_context(selection: Selection, stages: list[Stage]) -> dict:
     figures = selectors.funnel_figures(since=p.since, until=p.until, rows=rows)
     if not rows and not StageDay.objects.exists():
         return {"fresh": True, "figures": figures}
-    weekly = selectors.entries_by_week(p, rows)
-    monthly = selectors.conversion_by_month(p, rows)
+    weekly = selectors.entries_by_week(p, rows, stages)
+    monthly = selectors.conversion_by_month(p, rows, stages)
     entered_any = any(f.entered for f in figures)
     return {
         "fresh": False,
@@ -468,7 +468,7 @@ def _monthly_chart(series: selectors.Series) -> dict:
 
 def _breakdown_context(selection: Selection, stages: list[Stage]) -> dict:
     rows = selectors.funnel_breakdown(
-        dimension=selection.dimension, since=selection.since, until=selection.until
+        dimension=selection.dimension, since=selection.since, until=selection.until, stages=stages
     )
     shown = [
         {
@@ -496,7 +496,7 @@ def _cohort_context(selection: Selection, stages: list[Stage]) -> dict:
     window = cohort_window(selection)
     target = selection.cohort_stage
     rows = []
-    for cohort in selectors.cohorts(window, horizon=COHORT_HORIZON):
+    for cohort in selectors.cohorts(window, horizon=COHORT_HORIZON, stages=stages):
         shares = cohort.reached.get(target, [])
         cells = []
         for k in range(COHORT_HORIZON + 1):
@@ -574,17 +574,22 @@ def _csv_series(series: selectors.Series, first: str, *, rate: bool):
 
 
 def _csv_entries(selection: Selection, stages: list[Stage]):
-    return (*_csv_series(selectors.entries_by_week(selection.period), _("Week (Monday)"), rate=False), "")
+    return (
+        *_csv_series(
+            selectors.entries_by_week(selection.period, stages=stages), _("Week (Monday)"), rate=False
+        ),
+        "",
+    )
 
 
 def _csv_conversion(selection: Selection, stages: list[Stage]):
-    series = selectors.conversion_by_month(selection.period)
+    series = selectors.conversion_by_month(selection.period, stages=stages)
     return (*_csv_series(series, _("Month of entry"), rate=True), "")
 
 
 def _csv_breakdown(selection: Selection, stages: list[Stage]):
     rows = selectors.funnel_breakdown(
-        dimension=selection.dimension, since=selection.since, until=selection.until
+        dimension=selection.dimension, since=selection.since, until=selection.until, stages=stages
     )
     label = dict((d.value, d.label) for d in BREAKDOWNS)[selection.dimension]
     header = [str(label)]
@@ -606,7 +611,7 @@ def _csv_cohorts(selection: Selection, stages: list[Stage]):
     window = cohort_window(selection)
     header = [_("Month became a lead"), _("Leads"), *(f"M+{k}" for k in range(COHORT_HORIZON + 1))]
     rows = []
-    for cohort in selectors.cohorts(window, horizon=COHORT_HORIZON):
+    for cohort in selectors.cohorts(window, horizon=COHORT_HORIZON, stages=stages):
         shares = cohort.reached.get(selection.cohort_stage, [])
         cells = [
             _share(shares[k]) if k < len(shares) and cohort.size else None for k in range(COHORT_HORIZON + 1)
